@@ -1,0 +1,50 @@
+"""Command-line entry points: the Hydra app ``hetrec-train`` and the ``hetrec`` command.
+
+Each subcommand lives with its stage (``hetrec.registry``, ``hetrec.serve.commands``) and is imported lazily, so that
+``hetrec plugins`` does not pay for loading the serving stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def train_main() -> None:
+    """``hetrec-train [hydra overrides]``: train an encoder (see ``hetrec.train.app``)."""
+    from hetrec.train.app import main as app_main
+
+    app_main()
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from hetrec.registry import describe_plugins
+
+    print(describe_plugins(as_json=args.json))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hetrec", description="hetrec: recommendations and product associations")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("plugins", help="list installed encoders: name, package, version, config")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_plugins)
+    try:
+        from hetrec.serve.commands import add_commands
+    except ImportError as e:  # the serving stack is optional at import time; say why it is missing
+        if getattr(e, "name", "") != "hetrec.serve.commands":
+            raise
+    else:
+        add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``hetrec COMMAND ...``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
