@@ -1,0 +1,116 @@
+"""`NodeInput`: the input representation of every node type, from learnable id embeddings and node features."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["NodeInput"]
+
+
+class NodeInput(nn.Module):
+    """Per-node-type input layer: learnable id embedding plus a linear projection of the node features, summed.
+
+    ``x_v = E_t[id(v)] + f_v W_t + b_t`` for a node ``v`` of type ``t``. The id embedding (one row per node, as in
+    matrix factorisation and LightGCN) serves transductive use; the feature projection serves inductive and
+    cold-start use (:meth:`embed_features` embeds a node from its features alone). A node type with neither (ids
+    off and no features) gets one learnable vector shared by all its nodes (a type embedding).
+
+    Args:
+        num_nodes: number of nodes per node type.
+        feat_dims: feature size per node type; types without features are absent (or 0).
+        dim: output size (the encoder's ``in_dims`` are then ``{t: dim}``).
+        id_embedding: learn one embedding per node id. Default ``True``.
+        init_std: standard deviation of the normal initialisation of id embeddings. Default 0.1.
+
+    Shapes:
+        ids: ``{ntype: [n]}`` int64 node ids; feats: ``{ntype: [n, feat_dims[ntype]]}`` (rows of those ids).
+        output: ``{ntype: [n, dim]}`` for every type in ``ids``.
+    """
+
+    def __init__(
+        self,
+        num_nodes: Mapping[str, int],
+        feat_dims: Mapping[str, int],
+        dim: int,
+        id_embedding: bool = True,
+        init_std: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if int(dim) < 1:
+            raise ValueError(f"NodeInput: dim must be >= 1, got {dim}")
+        unknown = sorted(set(feat_dims) - set(num_nodes))
+        if unknown:
+            raise ValueError(f"NodeInput: feat_dims has node type(s) {unknown} not in num_nodes {sorted(num_nodes)}")
+        self.dim = int(dim)
+        self.id_embedding = bool(id_embedding)
+        self.num_nodes = {str(k): int(v) for k, v in num_nodes.items()}
+        self.feat_dims = {str(k): int(v) for k, v in feat_dims.items() if int(v) > 0}
+        self.embeddings = nn.ModuleDict()
+        if self.id_embedding:
+            for nt, n in self.num_nodes.items():
+                emb = nn.Embedding(max(n, 1), self.dim)
+                nn.init.normal_(emb.weight, std=float(init_std))
+                self.embeddings[nt] = emb
+        self.projections = nn.ModuleDict({nt: nn.Linear(d, self.dim) for nt, d in self.feat_dims.items()})
+        self.type_vectors = nn.ParameterDict(
+            {
+                nt: nn.Parameter(torch.randn(self.dim) * float(init_std))
+                for nt in self.num_nodes
+                if not self.id_embedding and nt not in self.feat_dims
+            }
+        )
+
+    @property
+    def out_dims(self) -> dict[str, int]:
+        """``{ntype: dim}``: the ``in_dims`` of the encoder that follows."""
+        return {nt: self.dim for nt in self.num_nodes}
+
+    def forward(self, ids: Mapping[str, torch.Tensor], feats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Input representation of the nodes ``ids[ntype]`` (``feats[ntype]`` holds their feature rows)."""
+        out: dict[str, torch.Tensor] = {}
+        for nt, idx in ids.items():
+            if nt not in self.num_nodes:
+                raise KeyError(f"NodeInput: unknown node type '{nt}' (known: {sorted(self.num_nodes)})")
+            parts = []
+            if self.id_embedding:
+                parts.append(self.embeddings[nt](idx))
+            if nt in self.projections:
+                if nt not in feats:
+                    raise KeyError(
+                        f"NodeInput: node type '{nt}' was built with {self.feat_dims[nt]} features but feats has no "
+                        f"'{nt}' entry; pass the feature rows of these ids"
+                    )
+                f = feats[nt]
+                if f.dim() != 2 or f.shape[0] != idx.shape[0]:
+                    raise ValueError(
+                        f"NodeInput: feats['{nt}'] has shape {tuple(f.shape)}, expected [{idx.shape[0]}, "
+                        f"{self.feat_dims[nt]}] (one row per id)"
+                    )
+                parts.append(self.embed_features(nt, f))
+            if nt in self.type_vectors:
+                parts.append(self.type_vectors[nt].expand(idx.shape[0], -1))
+            h = parts[0]
+            for p in parts[1:]:
+                h = h + p
+            out[nt] = h
+        return out
+
+    def embed_features(self, ntype: str, feats: torch.Tensor) -> torch.Tensor:
+        """The feature path alone (``f W_t + b_t``), e.g. for a cold-start item that has no id embedding."""
+        if ntype not in self.projections:
+            raise KeyError(
+                f"NodeInput: node type '{ntype}' has no features (types with features: {sorted(self.projections)}); "
+                f"cold start needs node features for it"
+            )
+        if feats.dim() != 2 or feats.shape[1] != self.feat_dims[ntype]:
+            raise ValueError(
+                f"NodeInput: features of '{ntype}' have shape {tuple(feats.shape)}, expected [n, "
+                f"{self.feat_dims[ntype]}]"
+            )
+        return self.projections[ntype](feats)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, id_embedding={self.id_embedding}, feat_dims={self.feat_dims}"

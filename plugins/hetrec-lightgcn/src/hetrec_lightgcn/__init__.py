@@ -1,0 +1,164 @@
+"""hetrec-lightgcn: the LightGCN encoder (He et al., 2020) as a hetrec plugin.
+
+Registered through the ``hetrec.encoders`` entry point ``lightgcn``; its Hydra config ships in
+``hetrec_lightgcn/conf/encoder/lightgcn.yaml``, so ``hetrec-train encoder=lightgcn`` works once this package is
+installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from hetrec._dgl import dgl
+
+import dgl.function as fn  # noqa: E402  (after hetrec._dgl)
+
+from hetrec.models.base import Encoder, dst_part
+from hetrec.types import CanonicalEType
+
+__all__ = ["LightGCN"]
+__version__ = "0.1.0"
+
+
+class LightGCN(Encoder):
+    """LightGCN: simplified graph convolution for recommendation (He et al., 2020).
+
+    No feature transform, no nonlinearity: each layer propagates ``e^{k+1}_v = Σ_{w ∈ N(v)} e^k_w / sqrt(|N(v)||N(w)|)``
+    over the user-item relations, and the output is the mean of the layers ``(e^0 + e^1 + ... + e^K) / (K + 1)``
+    (layer 0 included). ``N(v)`` is the union of the chosen relations, so with ``clicks`` and ``purchases`` (and
+    their reverses) a node's degree counts both. Propagation is DGL's ``multi_update_all`` with
+    ``fn.u_mul_e``/``fn.sum`` and precomputed symmetric edge weights.
+
+    Node types outside the chosen relations (e.g. categories) are returned as their layer-0 representation. With
+    ``embed_dim=None`` the output size is the input size (every node type must have the same one); otherwise each
+    node type's input is first mapped to ``embed_dim`` by its own linear layer (only for types whose size differs).
+    The symmetric normalisation uses degrees in the graph it is given (in sampled blocks: the block's), hence
+    ``sampled_equals_full = False``.
+
+    Args:
+        etypes: canonical relations of the graph (``g.canonical_etypes``).
+        in_dims: input size per node type.
+        num_layers: propagation layers ``K``. Default 3.
+        embed_dim: output size; ``None`` = the input size. Default ``None``.
+        relations: relation names to propagate over; ``None`` = every relation between ``user_type`` and
+            ``item_type`` (both directions). Default ``None``.
+        user_type: user node type. Default ``"user"``.
+        item_type: item node type. Default ``"item"``.
+
+    Shapes:
+        x: ``{ntype: [num_src_nodes, in_dims[ntype]]}``
+        output: ``{ntype: [num_dst_nodes, out_dim]}`` for every destination node type.
+    """
+
+    sampled_equals_full = False
+
+    def __init__(
+        self,
+        etypes: Iterable[CanonicalEType],
+        in_dims: Mapping[str, int],
+        *,
+        num_layers: int = 3,
+        embed_dim: int | None = None,
+        relations: Sequence[str] | None = None,
+        user_type: str = "user",
+        item_type: str = "item",
+    ) -> None:
+        etypes = [tuple(e) for e in etypes]
+        dims = {str(k): int(v) for k, v in in_dims.items()}
+        if embed_dim is None:
+            sizes = sorted(set(dims.values()))
+            if len(sizes) != 1:
+                raise ValueError(
+                    f"LightGCN: node types have different input sizes {dims}; LightGCN has no feature transform, so "
+                    f"give every type the same size or set encoder.embed_dim=64 to project them first"
+                )
+            embed_dim = sizes[0]
+        super().__init__(etypes, dims, num_layers=num_layers, out_dim=int(embed_dim))
+        if relations is None:
+            pair = {user_type, item_type}
+            chosen = [et for et in self.etypes if {et[0], et[2]} == pair]
+            if not chosen:
+                raise ValueError(
+                    f"LightGCN: no relation between '{user_type}' and '{item_type}' in {self.etypes}; set "
+                    f"encoder.user_type / encoder.item_type to the graph's node types or list encoder.relations"
+                )
+        else:
+            names = [str(r) for r in relations]
+            by_name = {et[1]: et for et in self.etypes}
+            missing = [r for r in names if r not in by_name]
+            if missing:
+                raise ValueError(
+                    f"LightGCN: relations {missing} are not in the graph (relations: {sorted(by_name)}); fix "
+                    f"encoder.relations"
+                )
+            chosen = [by_name[r] for r in names]
+        self.relations: list[CanonicalEType] = chosen
+        self.embed_dim = int(embed_dim)
+        self.proj = nn.ModuleDict(
+            {nt: nn.Linear(d, self.embed_dim, bias=False) for nt, d in dims.items() if d != self.embed_dim}
+        )
+
+    def _norms(self, g: Any, rels: list[CanonicalEType]) -> dict[CanonicalEType, torch.Tensor]:
+        """Symmetric edge weights ``1 / sqrt(deg(src) deg(dst))`` with degrees over the union of ``rels``."""
+        out_deg: dict[str, torch.Tensor] = {}
+        in_deg: dict[str, torch.Tensor] = {}
+        for et in rels:
+            s, _, d = et
+            o = g.out_degrees(etype=et).float()
+            i = g.in_degrees(etype=et).float()
+            out_deg[s] = out_deg[s] + o if s in out_deg else o
+            in_deg[d] = in_deg[d] + i if d in in_deg else i
+        inv_out = {nt: v.clamp(min=1.0).rsqrt() for nt, v in out_deg.items()}
+        inv_in = {nt: v.clamp(min=1.0).rsqrt() for nt, v in in_deg.items()}
+        norms = {}
+        for et in rels:
+            src, dst = g.edges(etype=et)
+            norms[et] = (inv_out[et[0]][src] * inv_in[et[2]][dst]).unsqueeze(1)
+        return norms
+
+    def propagate(self, graphs: Sequence[Any], x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        h = {nt: self.proj[nt](t) if nt in self.proj else t for nt, t in x.items()}
+        layers = [h]
+        full = not graphs[0].is_block
+        norms = self._norms(graphs[0], self.relations) if full else None
+        for g in graphs:
+            rels = [et for et in self.relations if et in set(g.canonical_etypes)]
+            w = norms if full else self._norms(g, rels)
+            with g.local_scope():
+                for nt, t in h.items():
+                    g.srcnodes[nt].data["h"] = t
+                funcs = {}
+                for et in rels:
+                    g.edges[et].data["w"] = w[et]
+                    funcs[et] = (fn.u_mul_e("h", "w", "m"), fn.sum("m", "h_new"))
+                g.multi_update_all(funcs, "sum")
+                hd = dst_part(g, h)
+                new = {}
+                for nt in g.dsttypes:
+                    if nt not in hd:
+                        continue
+                    if "h_new" in g.dstnodes[nt].data and any(et[2] == nt for et in rels):
+                        new[nt] = g.dstnodes[nt].data["h_new"]
+                    else:  # not part of the user-item propagation: keep the layer-0 representation
+                        new[nt] = hd[nt]
+            layers.append(new)
+            h = new
+        # mean over layers 0..K, each restricted to the last graph's destination nodes
+        out = {nt: t for nt, t in layers[-1].items()}
+        acc = {nt: t.clone() for nt, t in out.items()}
+        for k in range(len(layers) - 1):
+            rows = layers[k]
+            for g in graphs[k:]:
+                rows = dst_part(g, rows) if g.is_block else rows
+            for nt in acc:
+                if nt in rows:
+                    acc[nt] = acc[nt] + rows[nt]
+        return {nt: t / (len(graphs) + 1) for nt, t in acc.items()}
+
+    def extra_repr(self) -> str:
+        rels = ", ".join(r for _, r, _ in self.relations)
+        return f"num_layers={self.num_layers}, embed_dim={self.embed_dim}, relations=[{rels}]"
