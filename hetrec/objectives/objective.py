@@ -1,0 +1,195 @@
+"""`LinkObjective`: which relations are predicted, how pairs are scored, which loss and which negatives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hetrec.graph.data import GraphData
+from hetrec.objectives.losses import LOSSES
+from hetrec.objectives.samplers import SAMPLERS, NegativeSampler
+from hetrec.objectives.scorers import SCORERS, Scorer
+from hetrec.types import CanonicalEType
+
+__all__ = ["LinkObjective", "Task", "resolve_relation"]
+
+
+def resolve_relation(
+    graph_etypes: Sequence[CanonicalEType], name: str | Sequence[str], override: str
+) -> CanonicalEType:
+    """Find a relation by name (``"clicks"``) or canonical triple; raise naming ``override`` when it is unknown."""
+    etypes = [tuple(et) for et in graph_etypes]
+    if not isinstance(name, str):
+        t = tuple(str(p) for p in name)
+        if t in etypes:
+            return t  # type: ignore[return-value]
+        name = "/".join(t)
+    matches = [et for et in etypes if et[1] == name]
+    if len(matches) == 1:
+        return matches[0]  # type: ignore[return-value]
+    forward = sorted({et[1] for et in etypes if not et[1].startswith("rev_")})
+    if not matches:
+        raise ValueError(
+            f"unknown relation {name!r}: the graph has {forward} (plus their rev_* reverses); "
+            f"set {override}=<one of them>, e.g. {override}={forward[0] if forward else 'clicks'}"
+        )
+    raise ValueError(f"relation name {name!r} is ambiguous ({matches}); set {override} to a canonical triple")
+
+
+@dataclass
+class Task:
+    """One link-prediction task: a relation, its training positives, its negatives, its scorer and its weight."""
+
+    etype: CanonicalEType
+    src: torch.Tensor
+    dst: torch.Tensor
+    sampler: NegativeSampler
+    weight: float
+    key: str
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.src.numel())
+
+
+def _make_scorer(spec: str | Callable[..., Scorer] | None, dim: int) -> Scorer:
+    if spec is None:
+        spec = "dot"
+    if isinstance(spec, str):
+        if spec not in SCORERS:
+            raise ValueError(
+                f"unknown scorer {spec!r}; choose one of {sorted(SCORERS)} (objective/scorer=dot|cosine|distmult)"
+            )
+        spec = SCORERS[spec]
+    return spec(dim=dim)
+
+
+def _make_sampler(spec: str | Callable[..., NegativeSampler] | None) -> NegativeSampler:
+    if spec is None:
+        spec = "uniform"
+    if isinstance(spec, str):
+        if spec not in SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {spec!r}; choose one of {sorted(SAMPLERS)} "
+                f"(objective/sampler=uniform|popularity|in_batch)"
+            )
+        spec = SAMPLERS[spec]
+    return spec()
+
+
+class LinkObjective(nn.Module):
+    """Link-prediction objective over one target relation plus an optional auxiliary relation.
+
+    The main task predicts the target relation (default: the graph's target, e.g. ``user-clicks-item``); with
+    ``aux_weight > 0`` a second task predicts ``item-co_bought-item`` edges, with its own scorer and the same loss and
+    sampler kind, weighted by ``aux_weight``. Embedding L2 regularisation is applied to the input embeddings of the
+    batch's nodes (LightGCN style; He et al., SIGIR 2020).
+
+    Args:
+        data: the graph data (training positives and node counts come from it).
+        dim: embedding size of the encoder output.
+        target: relation name or canonical triple to predict (default ``None`` = ``data.target``).
+        loss: ``"bpr"`` | ``"bce"`` | ``"softmax"`` (default ``"bpr"``).
+        scorer: scorer name or factory ``f(dim=...) -> Scorer`` (a Hydra ``_partial_`` node). Default dot.
+        sampler: sampler name or factory ``f() -> NegativeSampler`` (a Hydra ``_partial_`` node). Default uniform.
+        temperature: logits are divided by it (default 1.0; softmax typically 0.1-0.2).
+        reg_weight: L2 weight on the batch's input embeddings (default 0.0).
+        aux_weight: weight of the auxiliary task (default 0.0 = off).
+        aux_relation: relation name of the auxiliary task (default ``"co_bought"``).
+
+    Shapes:
+        task_loss: h_src, h_dst ``[B, D]``; h_neg ``[B, K, D]`` (None for in-batch) -> scalar.
+    """
+
+    def __init__(
+        self,
+        data: GraphData,
+        dim: int,
+        target: str | Sequence[str] | None = None,
+        loss: str = "bpr",
+        scorer: str | Callable[..., Scorer] | None = None,
+        sampler: str | Callable[..., NegativeSampler] | None = None,
+        temperature: float = 1.0,
+        reg_weight: float = 0.0,
+        aux_weight: float = 0.0,
+        aux_relation: str = "co_bought",
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)} (objective=bpr|bce|softmax)")
+        if float(temperature) <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature} (e.g. objective.temperature=0.1)")
+        if float(reg_weight) < 0 or float(aux_weight) < 0:
+            raise ValueError(
+                f"weights must be >= 0, got reg_weight={reg_weight}, aux_weight={aux_weight} "
+                f"(objective.reg_weight / objective.aux_weight)"
+            )
+        self.loss_name = loss
+        self.loss_fn = LOSSES[loss]
+        self.temperature = float(temperature)
+        self.reg_weight = float(reg_weight)
+        g = data.graph
+        etypes = [tuple(et) for et in g.canonical_etypes]
+        main = tuple(data.target) if target is None else resolve_relation(etypes, target, "objective.target")
+        if main != tuple(data.target):
+            src, dst = (t.long() for t in g.edges(etype=main))
+        else:
+            src, dst = (t.long() for t in data.splits["train"])
+        self.scorers = nn.ModuleDict()
+        self.tasks: list[Task] = []
+        self._add_task(main, src, dst, 1.0, scorer, sampler, dim, g)
+        if float(aux_weight) > 0:
+            aux = resolve_relation(etypes, aux_relation, "objective.aux_relation")
+            a_src, a_dst = (t.long() for t in g.edges(etype=aux))
+            self._add_task(aux, a_src, a_dst, float(aux_weight), scorer, sampler, dim, g)
+        self.target: CanonicalEType = main  # type: ignore[assignment]
+
+    def _add_task(self, etype, src, dst, weight, scorer, sampler, dim, g) -> None:
+        key = etype[1]
+        self.scorers[key] = _make_scorer(scorer, dim)
+        smp = _make_sampler(sampler).bind((src, dst), g.num_nodes(etype[0]), g.num_nodes(etype[2]))
+        self.tasks.append(Task(tuple(etype), src, dst, smp, float(weight), key))
+
+    @property
+    def scorer(self) -> Scorer:
+        """The main task's scorer (used for ranking)."""
+        return self.scorers[self.tasks[0].key]
+
+    @property
+    def scorer_name(self) -> str:
+        return getattr(self.scorer, "name", type(self.scorer).__name__)
+
+    def task_loss(
+        self,
+        task: Task,
+        h_src: torch.Tensor,
+        h_dst: torch.Tensor,
+        h_neg: torch.Tensor | None,
+        src_ids: torch.Tensor,
+        dst_ids: torch.Tensor,
+        neg_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Loss of one task's batch (unweighted). ``h_neg`` None means in-batch negatives (the other ``h_dst``)."""
+        sc = self.scorers[task.key]
+        pos = sc(h_src, h_dst)
+        if h_neg is None:
+            neg = sc.all(h_src, h_dst)
+            mask = task.sampler.mask(src_ids, dst_ids).to(neg.device)  # type: ignore[attr-defined]
+        else:
+            neg = sc.many(h_src, h_neg)
+            mask = None if neg_mask is None else neg_mask.to(neg.device)
+        return self.loss_fn(pos, neg, mask, self.temperature)
+
+    def regularization(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """``reg_weight * sum ||x||^2 / (2 B)`` over input-embedding rows of the batch (B = rows of the first)."""
+        if self.reg_weight == 0 or not inputs:
+            return inputs[0].new_zeros(()) if inputs else torch.zeros(())
+        b = max(1, inputs[0].shape[0])
+        return self.reg_weight * sum(x.pow(2).sum() for x in inputs) / (2 * b)
+
+    def score_all(self, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
+        """Main-task scores of each source against every destination. Shapes: ``[B, D], [N, D] -> [B, N]``."""
+        return self.scorer.all(h_src, h_dst)

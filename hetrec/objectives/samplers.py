@@ -1,0 +1,205 @@
+"""Negative samplers for link prediction: uniform, popularity-weighted and in-batch.
+
+A sampler is created from config with only its hyperparameters and then :meth:`NegativeSampler.bind` to the data
+(number of destination nodes and the training positives of the relation it serves). With ``exclude_positives=True``
+a sampled negative is never one of the source's own training positives: offending draws are redrawn (vectorized
+rejection sampling, ``max_tries`` rounds) and whatever is still a positive after that is masked out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+__all__ = ["PositiveLookup", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "SAMPLERS"]
+
+
+class PositiveLookup:
+    """Membership test ``(src, dst) in positives`` for many pairs at once.
+
+    A CSR matrix with sorted column indices is, read row after row, the sorted array of keys ``src * num_dst + dst``;
+    a membership test is one ``searchsorted`` over that array (O(log nnz) per pair, fully vectorized).
+
+    Args:
+        src, dst: positive pairs (int64, duplicates allowed).
+        num_src, num_dst: node counts of the two sides.
+    """
+
+    def __init__(self, src: torch.Tensor, dst: torch.Tensor, num_src: int, num_dst: int) -> None:
+        self.num_src = int(num_src)
+        self.num_dst = int(num_dst)
+        s = np.asarray(src, dtype=np.int64)
+        d = np.asarray(dst, dtype=np.int64)
+        self.csr = sp.csr_matrix((np.ones(len(s), dtype=np.bool_), (s, d)), shape=(self.num_src, self.num_dst))
+        self.csr.sum_duplicates()
+        self.csr.sort_indices()
+        rows = np.repeat(np.arange(self.num_src, dtype=np.int64), np.diff(self.csr.indptr))
+        self.keys = torch.from_numpy(rows * self.num_dst + self.csr.indices.astype(np.int64))
+
+    def contains(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Bool tensor, shape of ``dst`` (``src`` broadcast against it): is each pair a training positive?"""
+        if self.keys.numel() == 0:
+            return torch.zeros(dst.shape, dtype=torch.bool)
+        q = (src.cpu().long() * self.num_dst + dst.cpu().long()) if src.dim() == dst.dim() else (
+            src.cpu().long().unsqueeze(-1) * self.num_dst + dst.cpu().long()
+        )
+        pos = torch.searchsorted(self.keys, q.reshape(-1)).clamp_max(self.keys.numel() - 1)
+        return (self.keys[pos] == q.reshape(-1)).reshape(q.shape)
+
+    def block(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Dense bool ``[len(src), len(dst)]``: ``out[i, j]`` is whether ``(src[i], dst[j])`` is a positive."""
+        us, ui = np.unique(src.cpu().numpy(), return_inverse=True)
+        ds, di = np.unique(dst.cpu().numpy(), return_inverse=True)
+        sub = self.csr[us][:, ds].toarray()
+        return torch.from_numpy(sub[np.ix_(ui.reshape(-1), di.reshape(-1))])
+
+
+class NegativeSampler:
+    """Base class of negative samplers.
+
+    Args:
+        num_negatives: negatives per positive (default 1; ignored by in-batch sampling).
+        exclude_positives: never return a source's own training positives (default True).
+        max_tries: redraw rounds for rejected negatives before masking the rest (default 10).
+    """
+
+    in_batch = False
+    name = "base"
+
+    def __init__(self, num_negatives: int = 1, exclude_positives: bool = True, max_tries: int = 10) -> None:
+        if int(num_negatives) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: num_negatives must be >= 1, got {num_negatives} "
+                f"(e.g. objective.sampler.num_negatives=1)"
+            )
+        self.num_negatives = int(num_negatives)
+        self.exclude_positives = bool(exclude_positives)
+        self.max_tries = int(max_tries)
+        self.lookup: PositiveLookup | None = None
+        self.num_dst = 0
+
+    def bind(self, positives: tuple[torch.Tensor, torch.Tensor], num_src: int, num_dst: int) -> NegativeSampler:
+        """Attach the data: the relation's training positives and its node counts. Returns ``self``."""
+        self.num_dst = int(num_dst)
+        if self.num_dst < 1:
+            raise ValueError(f"{type(self).__name__}: there are no destination nodes to sample negatives from")
+        self.lookup = PositiveLookup(positives[0], positives[1], num_src, num_dst)
+        self._fit(positives)
+        return self
+
+    def _fit(self, positives: tuple[torch.Tensor, torch.Tensor]) -> None:
+        pass
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(
+        self, src: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Draw ``num_negatives`` destinations per source.
+
+        Returns:
+            ``(neg, mask)``: ``neg`` int64 ``[B, K]``; ``mask`` bool ``[B, K]`` (False = still a positive after
+            ``max_tries`` redraws, to be ignored by the loss) or ``None`` when every draw is valid.
+
+        Shapes:
+            src: ``[B]``
+        """
+        if self.lookup is None:
+            raise RuntimeError(f"{type(self).__name__} is not bound to data; call .bind(positives, num_src, num_dst)")
+        src = src.cpu().long()
+        b, k = src.numel(), self.num_negatives
+        neg = self._draw(b * k, generator).view(b, k)
+        if not self.exclude_positives:
+            return neg, None
+        bad = self.lookup.contains(src, neg)
+        for _ in range(self.max_tries):
+            nbad = int(bad.sum())
+            if nbad == 0:
+                return neg, None
+            neg[bad] = self._draw(nbad, generator)
+            bad = self.lookup.contains(src, neg)
+        return neg, (~bad if bool(bad.any()) else None)
+
+
+class UniformSampler(NegativeSampler):
+    """Uniform negatives over all destination nodes (Rendle et al., BPR, UAI 2009).
+
+    Args: see :class:`NegativeSampler`.
+    """
+
+    name = "uniform"
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randint(self.num_dst, (n,), generator=generator)
+
+
+class PopularitySampler(NegativeSampler):
+    """Negatives drawn with probability proportional to ``count ** alpha`` (word2vec's unigram^0.75; Mikolov et al.,
+    NeurIPS 2013), so popular items, the hard negatives, appear more often.
+
+    Args:
+        alpha: popularity exponent; 0 = uniform, 1 = proportional to counts (default 0.75).
+        num_negatives, exclude_positives, max_tries: see :class:`NegativeSampler`.
+    """
+
+    name = "popularity"
+
+    def __init__(self, alpha: float = 0.75, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if float(alpha) < 0:
+            raise ValueError(f"PopularitySampler: alpha must be >= 0, got {alpha} (e.g. objective.sampler.alpha=0.75)")
+        self.alpha = float(alpha)
+        self.cdf: torch.Tensor | None = None
+
+    def _fit(self, positives: tuple[torch.Tensor, torch.Tensor]) -> None:
+        counts = torch.bincount(positives[1].cpu().long(), minlength=self.num_dst).double()
+        w = (counts + 1.0) ** self.alpha  # +1: items never seen in training can still be drawn
+        cdf = torch.cumsum(w / w.sum(), 0)
+        cdf[-1] = 1.0
+        self.cdf = cdf
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        return torch.searchsorted(self.cdf, u, right=True).clamp_max(self.num_dst - 1)
+
+
+class InBatchSampler(NegativeSampler):
+    """In-batch negatives: every other positive destination in the batch is a negative for each source (Yi et al.,
+    RecSys 2019; SimCLR-style InfoNCE). No extra nodes are drawn; the loss scores the ``[B, B]`` batch matrix.
+
+    :meth:`mask` marks which batch entries are valid negatives: never the example's own destination (nor copies of
+    it), and with ``exclude_positives`` never another training positive of the same source.
+
+    Args:
+        exclude_positives: also mask the source's other training positives (default True).
+    """
+
+    in_batch = True
+    name = "in_batch"
+
+    def __init__(self, exclude_positives: bool = True, num_negatives: int = 1, max_tries: int = 0) -> None:
+        super().__init__(num_negatives=1, exclude_positives=exclude_positives, max_tries=0)
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        raise RuntimeError("InBatchSampler draws no negatives; the loss uses the batch's destinations")
+
+    def mask(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Bool ``[B, B]``: ``mask[i, j]`` is True when ``dst[j]`` is a valid negative for example ``i``.
+
+        Shapes:
+            src, dst: ``[B]`` (global ids)
+        """
+        src, dst = src.cpu().long(), dst.cpu().long()
+        valid = dst.unsqueeze(0) != dst.unsqueeze(1)
+        if self.exclude_positives and self.lookup is not None:
+            valid &= ~self.lookup.block(src, dst)
+        return valid
+
+
+SAMPLERS: dict[str, type[NegativeSampler]] = {
+    "uniform": UniformSampler,
+    "popularity": PopularitySampler,
+    "in_batch": InBatchSampler,
+}

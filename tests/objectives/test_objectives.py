@@ -1,0 +1,133 @@
+"""Scorers, losses and negative samplers (unit level; training with them is tested in tests/train)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hetrec.objectives import (
+    CosineScorer,
+    DistMultScorer,
+    DotScorer,
+    InBatchSampler,
+    PopularitySampler,
+    PositiveLookup,
+    UniformSampler,
+    bce_loss,
+    bpr_loss,
+    softmax_loss,
+)
+
+
+@pytest.mark.parametrize("cls", [DotScorer, CosineScorer, DistMultScorer])
+def test_scorer_shapes_agree(cls):
+    torch.manual_seed(0)
+    sc = cls(dim=8)
+    a, b, c = torch.randn(5, 8), torch.randn(5, 8), torch.randn(7, 8)
+    pair = sc(a, b)
+    assert pair.shape == (5,)
+    many = sc.many(a, b.unsqueeze(1).expand(5, 3, 8))
+    assert many.shape == (5, 3) and torch.allclose(many[:, 0], pair, atol=1e-6)
+    full = sc.all(a, c)
+    assert full.shape == (5, 7)
+    assert torch.allclose(full[2, 4], sc(a[2:3], c[4:5])[0], atol=1e-6)
+
+
+def test_distmult_starts_as_dot_and_learns_a_diagonal():
+    a, b = torch.randn(4, 6), torch.randn(4, 6)
+    sc = DistMultScorer(dim=6)
+    assert torch.allclose(sc(a, b), DotScorer()(a, b))
+    with torch.no_grad():
+        sc.relation.copy_(torch.arange(6.0))
+    assert torch.allclose(sc(a, b), (a * torch.arange(6.0) * b).sum(1))
+    with pytest.raises(ValueError, match="dim"):
+        DistMultScorer(dim=0)
+
+
+def test_cosine_is_bounded():
+    s = CosineScorer()(torch.randn(10, 4) * 100, torch.randn(10, 4))
+    assert s.abs().max() <= 1 + 1e-5
+
+
+def test_loss_values():
+    pos, neg = torch.zeros(3), torch.zeros(3, 2)
+    assert bpr_loss(pos, neg).item() == pytest.approx(math.log(2))
+    assert bce_loss(pos, neg).item() == pytest.approx(2 * math.log(2))
+    assert softmax_loss(pos, neg, temperature=1.0).item() == pytest.approx(math.log(3))
+    # a masked negative is ignored: softmax over the positive and one negative
+    mask = torch.tensor([[True, False]] * 3)
+    assert softmax_loss(pos, neg, mask, temperature=1.0).item() == pytest.approx(math.log(2))
+    # separating positives from negatives lowers every loss
+    for f in (bpr_loss, bce_loss, softmax_loss):
+        assert f(pos + 5, neg - 5).item() < f(pos, neg).item()
+
+
+def test_positive_lookup_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    src, dst = torch.randint(20, (100,), generator=g), torch.randint(15, (100,), generator=g)
+    lk = PositiveLookup(src, dst, 20, 15)
+    pairs = set(zip(src.tolist(), dst.tolist()))
+    qs, qd = torch.randint(20, (500,), generator=g), torch.randint(15, (500,), generator=g)
+    got = lk.contains(qs, qd)
+    assert got.tolist() == [(s, d) in pairs for s, d in zip(qs.tolist(), qd.tolist())]
+    blk = lk.block(qs[:30], qd[:40])
+    assert blk.shape == (30, 40)
+    assert blk[3, 7].item() == ((qs[3].item(), qd[7].item()) in pairs)
+
+
+@pytest.mark.parametrize("cls", [UniformSampler, PopularitySampler])
+def test_negatives_never_are_training_positives(cls):
+    g = torch.Generator().manual_seed(1)
+    n_users, n_items = 30, 12
+    # dense users: each has 8 of 12 items, so a naive draw hits a positive 2/3 of the time
+    src = torch.arange(n_users).repeat_interleave(8)
+    dst = torch.stack([torch.randperm(n_items, generator=g)[:8] for _ in range(n_users)]).reshape(-1)
+    s = cls(num_negatives=5, exclude_positives=True, max_tries=30).bind((src, dst), n_users, n_items)
+    users = torch.randint(n_users, (400,), generator=g)
+    neg, mask = s.sample(users, g)
+    assert neg.shape == (400, 5)
+    bad = s.lookup.contains(users, neg)
+    if mask is None:
+        assert not bad.any()
+    else:  # leftovers after max_tries are masked, never used
+        assert not (bad & mask).any()
+    assert bad.float().mean() < 0.01
+    # without the flag, positives do come back (the flag is what removes them)
+    s2 = cls(num_negatives=5, exclude_positives=False).bind((src, dst), n_users, n_items)
+    neg2, mask2 = s2.sample(users, g)
+    assert mask2 is None and s2.lookup.contains(users, neg2).float().mean() > 0.3
+
+
+def test_popularity_sampler_follows_counts():
+    dst = torch.cat([torch.zeros(900, dtype=torch.long), torch.ones(99, dtype=torch.long), torch.tensor([2])])
+    src = torch.arange(1000)
+    s = PopularitySampler(alpha=1.0, num_negatives=1, exclude_positives=False).bind((src, dst), 1000, 3)
+    neg, _ = s.sample(torch.zeros(20000, dtype=torch.long), torch.Generator().manual_seed(0))
+    freq = torch.bincount(neg.reshape(-1), minlength=3).double() / neg.numel()
+    expected = torch.tensor([901.0, 100.0, 2.0]) / 1003
+    assert torch.allclose(freq, expected.double(), atol=0.01)
+    with pytest.raises(ValueError, match="objective.sampler.alpha"):
+        PopularitySampler(alpha=-1)
+
+
+def test_in_batch_mask():
+    src = torch.tensor([0, 0, 1, 2])
+    dst = torch.tensor([5, 6, 5, 7])
+    s = InBatchSampler(exclude_positives=True).bind((src, dst), 3, 8)
+    m = s.mask(src, dst)
+    assert m.shape == (4, 4)
+    assert not m.diagonal().any()
+    assert not m[0, 1]  # item 6 is user 0's own positive
+    assert not m[0, 2]  # same item as the positive
+    assert m[0, 3] and m[2, 1]
+    m2 = InBatchSampler(exclude_positives=False).bind((src, dst), 3, 8).mask(src, dst)
+    assert m2[0, 1] and not m2[0, 2]
+
+
+def test_sampler_errors():
+    with pytest.raises(ValueError, match="objective.sampler.num_negatives"):
+        UniformSampler(num_negatives=0)
+    with pytest.raises(RuntimeError, match="bind"):
+        UniformSampler().sample(torch.zeros(3, dtype=torch.long))
