@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hetrec.graph.builder import GraphBuilder
+from hetrec.graph.cache import load_or_build
 from hetrec.graph.data import GraphData
+from hetrec.graph.features import NodeFeatureEncoder
+from hetrec.graph.schema import GraphSchema
 
-__all__ = ["GraphData"]
+__all__ = ["GraphBuilder", "GraphData", "GraphSchema", "NodeFeatureEncoder", "load_or_build"]

@@ -10,6 +10,7 @@ import torch
 
 from hetrec._dgl import dgl
 from hetrec.data.idmap import IdMap
+from hetrec.graph.schema import GraphSchema
 from hetrec.types import CanonicalEType, EdgePairs
 
 
@@ -40,6 +41,9 @@ class GraphData:
             the source of ``co_bought`` and of basket-based baselines (association rules); ``None`` without baskets.
         co_bought: item pair evidence from ``train_baskets``, arrays ``src, dst, count, support, confidence, lift``
             for every kept ordered pair (the same pairs as the ``co_bought`` edges), or ``None``.
+        schema: the `GraphSchema` the graph follows (node types, relations, target), or ``None``.
+        info: facts about the build for reports (edge counts per relation, split sizes and parameters, dropped rows,
+            seconds per stage, cache path and hit).
     """
 
     graph: dgl.DGLGraph
@@ -55,6 +59,8 @@ class GraphData:
     item_attrs: object | None = None
     train_baskets: sp.csr_matrix | None = None
     co_bought: dict[str, np.ndarray] | None = None
+    schema: GraphSchema | None = None
+    info: dict[str, object] = field(default_factory=dict)
 
     @property
     def num_users(self) -> int:
