@@ -1,0 +1,196 @@
+"""Graph baselines on the training heterograph: personalized PageRank and DeepWalk."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from hetrec._dgl import dgl
+from hetrec.evaluate.baselines.base import Recommender
+from hetrec.graph.data import GraphData
+
+
+def homogeneous_adjacency(data: GraphData) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """Binary symmetric adjacency over all nodes of the training heterograph (every relation, both directions).
+
+    Node ids are offset per node type in ``data.graph.ntypes`` order.
+
+    Returns:
+        ``(A [N, N] float32 CSR, offsets {ntype: first global id})``
+    """
+    g = data.graph
+    offsets, total = {}, 0
+    for nt in g.ntypes:
+        offsets[nt] = total
+        total += g.num_nodes(nt)
+    rows, cols = [], []
+    for st, et, dt in g.canonical_etypes:
+        s, d = g.edges(etype=(st, et, dt))
+        rows.append(s.numpy().astype(np.int64) + offsets[st])
+        cols.append(d.numpy().astype(np.int64) + offsets[dt])
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    a = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(total, total))
+    a = a + a.T
+    a.data[:] = 1.0
+    a.setdiag(0)
+    a.eliminate_zeros()
+    return a.tocsr(), offsets
+
+
+class PersonalizedPageRank(Recommender):
+    """Personalized PageRank (Page et al., 1999; Haveliwala, WWW 2002) from each user's node on the training graph.
+
+    Power iteration ``r <- alpha e_u + (1 - alpha) S r`` with ``S = D^-1/2 A D^-1/2`` over the homogeneous view of the
+    training heterograph (all relations and node types); items are ranked by their entry in ``r``.
+
+    Args:
+        alpha: restart probability (default 0.15).
+        iterations: power iterations (default 20).
+        user_chunk: users propagated together (default 1024).
+
+    Shapes:
+        score(users [n]) -> [n, num_items]; item_scores(items [n]) -> [n, num_items]
+    """
+
+    name = "PPR"
+
+    def __init__(self, alpha: float = 0.15, iterations: int = 20, user_chunk: int = 1024) -> None:
+        super().__init__()
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"PersonalizedPageRank(alpha={alpha}): alpha must lie in (0, 1); set model.alpha=0.15")
+        self.alpha, self.iterations, self.user_chunk = float(alpha), int(iterations), int(user_chunk)
+
+    def _fit(self, data: GraphData) -> None:
+        a, self.offsets = homogeneous_adjacency(data)
+        deg = np.asarray(a.sum(1)).ravel()
+        dinv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-12)), 0.0).astype(np.float32)
+        self.s = (sp.diags(dinv) @ a @ sp.diags(dinv)).tocsr().astype(np.float32)
+        self.user_type, self.item_type = data.target[0], data.target[2]
+
+    def _propagate(self, seeds: np.ndarray) -> np.ndarray:
+        n = self.s.shape[0]
+        e = np.zeros((n, len(seeds)), dtype=np.float32)
+        e[seeds, np.arange(len(seeds))] = 1.0
+        r = e.copy()
+        for _ in range(self.iterations):
+            r = self.alpha * e + (1.0 - self.alpha) * (self.s @ r)
+        o = self.offsets[self.item_type]
+        return r[o : o + self.num_items].T
+
+    def _run(self, seeds: np.ndarray) -> torch.Tensor:
+        parts = [self._propagate(seeds[s : s + self.user_chunk]) for s in range(0, len(seeds), self.user_chunk)]
+        out = np.concatenate(parts) if parts else np.zeros((0, self.num_items), np.float32)
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        u = self._check_users(users)
+        return self._run(u + self.offsets[self.user_type])
+
+    def item_scores(self, items: torch.Tensor) -> torch.Tensor:
+        self._check_fitted()
+        return self._run(np.asarray(items, dtype=np.int64) + self.offsets[self.item_type])
+
+
+class DeepWalk(Recommender):
+    """DeepWalk (Perozzi et al., KDD 2014): uniform random walks on the training graph + skip-gram with negatives.
+
+    Walks come from ``dgl.sampling.random_walk`` on the homogeneous view of the training heterograph; the skip-gram
+    model (Mikolov et al., 2013) is trained with negatives drawn from the degree^0.75 distribution. Users and items
+    are scored by the dot product of their node embeddings.
+
+    Args:
+        dim: embedding size (default 64).
+        walks_per_node: walks started at every node (default 10).
+        walk_length: nodes per walk after the start (default 20).
+        window: skip-gram context window (default 3).
+        negatives: negatives per positive pair (default 5).
+        epochs: passes over the pairs (default 1).
+        lr: Adam learning rate (default 0.01).
+        batch_size: pairs per step (default 32768).
+        seed: walk, init and sampling seed (default 0).
+
+    Shapes:
+        score(users [n]) -> [n, num_items]
+    """
+
+    name = "DeepWalk"
+
+    def __init__(
+        self,
+        dim: int = 64,
+        walks_per_node: int = 10,
+        walk_length: int = 20,
+        window: int = 3,
+        negatives: int = 5,
+        epochs: int = 1,
+        lr: float = 0.01,
+        batch_size: int = 32768,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.dim, self.walks_per_node, self.walk_length = int(dim), int(walks_per_node), int(walk_length)
+        self.window, self.negatives, self.epochs = int(window), int(negatives), int(epochs)
+        self.lr, self.batch_size, self.seed = float(lr), int(batch_size), int(seed)
+
+    def _pairs(self, a: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor]:
+        coo = a.tocoo()
+        g = dgl.graph((torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))),
+                      num_nodes=a.shape[0])
+        deg = np.diff(a.indptr)
+        starts = torch.from_numpy(np.repeat(np.flatnonzero(deg > 0), self.walks_per_node).astype(np.int64))
+        dgl.seed(self.seed)
+        traces, _ = dgl.sampling.random_walk(g, starts, length=self.walk_length)
+        src, ctx = [], []
+        for off in range(1, self.window + 1):
+            a_, b_ = traces[:, :-off].reshape(-1), traces[:, off:].reshape(-1)
+            ok = (a_ >= 0) & (b_ >= 0)
+            src += [a_[ok], b_[ok]]
+            ctx += [b_[ok], a_[ok]]
+        return torch.cat(src), torch.cat(ctx)
+
+    def _fit(self, data: GraphData) -> None:
+        a, self.offsets = homogeneous_adjacency(data)
+        n = a.shape[0]
+        gen = torch.Generator().manual_seed(self.seed)
+        src, ctx = self._pairs(a)
+        noise = torch.from_numpy(np.diff(a.indptr).astype(np.float64) ** 0.75)
+        noise = noise / noise.sum()
+        emb = torch.nn.Embedding(n, self.dim)
+        out = torch.nn.Embedding(n, self.dim)
+        with torch.no_grad():
+            emb.weight.uniform_(-0.5 / self.dim, 0.5 / self.dim, generator=gen)
+            out.weight.zero_()
+        opt = torch.optim.Adam(list(emb.parameters()) + list(out.parameters()), lr=self.lr)
+        self.losses = []
+        for _ in range(self.epochs):
+            perm = torch.randperm(len(src), generator=gen)
+            total = 0.0
+            for s in range(0, len(perm), self.batch_size):
+                b = perm[s : s + self.batch_size]
+                c, p = src[b], ctx[b]
+                neg = torch.multinomial(noise, len(b) * self.negatives, replacement=True, generator=gen)
+                ec = emb(c)
+                pos_l = F.logsigmoid((ec * out(p)).sum(1))
+                neg_l = F.logsigmoid(-(ec.unsqueeze(1) * out(neg).view(len(b), self.negatives, -1)).sum(2)).sum(1)
+                loss = -(pos_l + neg_l).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(b)
+            self.losses.append(total / max(len(src), 1))
+        w = emb.weight.detach()
+        ou, oi = self.offsets[data.target[0]], self.offsets[data.target[2]]
+        self.user_emb = w[ou : ou + self.num_users].clone()
+        self.item_emb = w[oi : oi + self.num_items].clone()
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        u = self._check_users(users)
+        return self.user_emb[torch.from_numpy(u)] @ self.item_emb.T
+
+    def item_scores(self, items: torch.Tensor) -> torch.Tensor:
+        self._check_fitted()
+        e = F.normalize(self.item_emb, dim=1)
+        return e[torch.as_tensor(items, dtype=torch.int64)] @ e.T
