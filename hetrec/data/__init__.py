@@ -6,7 +6,15 @@ from hetrec.data.errors import DataError
 from hetrec.data.idmap import IdMap, atomic_write_text
 from hetrec.data.readers import read_table
 from hetrec.data.shop import INTERACTION_COLUMNS, SPLITS, AttrKind, ShopData
-from hetrec.data.validate import build_shop
+from hetrec.data.validate import attrs_from_rows, build_shop
+from hetrec.data.datasets import (  # noqa: E402 - datasets build on the modules above
+    Baskets,
+    Dataset,
+    LightGCNText,
+    MovieLens100K,
+    SyntheticShop,
+    Tables,
+)
 
 __all__ = [
     "IdMap",
@@ -18,4 +26,11 @@ __all__ = [
     "DataError",
     "read_table",
     "build_shop",
+    "attrs_from_rows",
+    "Dataset",
+    "SyntheticShop",
+    "MovieLens100K",
+    "LightGCNText",
+    "Baskets",
+    "Tables",
 ]

@@ -117,10 +117,11 @@ def _normalize_ids(s: pd.Series) -> pd.Series:
         if np.all(v[ok] == np.round(v[ok])):
             s = s.astype("Int64")
     if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
-        out = s.astype(object)
-        notna = out.notna()
-        out[notna] = out[notna].astype(str).str.strip()
-        return out
+        v = s.to_numpy(dtype=object)
+        notna = pd.notna(v)
+        v = v.copy()
+        v[notna] = [x.strip() if isinstance(x, str) else str(x) for x in v[notna]]
+        return pd.Series(v, index=s.index, name=s.name, dtype=object)
     out = s.astype(object)
     notna = s.notna().to_numpy()
     out[notna] = s[notna].astype(str)
@@ -327,7 +328,7 @@ def read_table(
             if c in df.columns:
                 df[c] = _normalize_ids(df[c])
     else:
-        dtype = {c: str for c in id_columns if c in use}
+        dtype = {c: object for c in id_columns if c in use}  # python str: fast hashing for id lookups
         with open_binary(path) as f:
             try:
                 df = pd.read_csv(
@@ -357,7 +358,9 @@ def read_table(
         df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
         df = df[use]
         df.index = pd.RangeIndex(2 if header else 1, len(df) + (2 if header else 1), name="row")
-        blank = df.isna().all(axis=1).to_numpy()
+        cand = np.flatnonzero(df.iloc[:, 0].isna().to_numpy()) if len(df.columns) else np.zeros(0, int)
+        blank = np.zeros(len(df), dtype=bool)
+        blank[cand] = df.iloc[cand].isna().all(axis=1).to_numpy()  # blank lines (kept to count rows right)
         if blank.any():
             df = df[~blank]
         if len(df) == 0:
@@ -400,9 +403,9 @@ def handle_duplicates(
     if n and policy == "error":
         i = int(np.flatnonzero(dup)[0])
         key = tuple(df.iloc[i][list(subset)])
-        first = df[list(subset)].apply(tuple, axis=1).to_numpy() if len(df) < 200_000 else None
-        j = int(np.flatnonzero([k == key for k in first])[0]) if first is not None else None
-        earlier = f" (same as row {_row(df, j)})" if j is not None else ""
+        same = np.logical_and.reduce([df[c].to_numpy() == v for c, v in zip(subset, key)])
+        j = int(np.flatnonzero(same)[0]) if same.any() else None
+        earlier = f" (same as row {_row(df, j)})" if j is not None and j != i else ""
         raise DataError(
             f"duplicate row{earlier} over columns {list(subset)}; {n} duplicate rows in total",
             file=path, row=_row(df, i), column=",".join(subset), value=key,

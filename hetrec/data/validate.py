@@ -153,7 +153,8 @@ def build_shop(
     user_kinds = _check_kinds(user_kinds or {}, "user")
     item_kinds = _check_kinds(item_kinds or {}, "item")
 
-    tables = {}
+    tables: dict[str, tuple[pd.DataFrame, np.ndarray, str | os.PathLike | None, bool]] = {}
+    tcodes: dict[str, np.ndarray] = {}  # row -> position in the table, computed once
     for who, table, tsrc, policy, keep_unused in (
         ("item", items, items_source, missing_items, keep_unused_items),
         ("user", users, users_source, missing_users, keep_unused_users),
@@ -163,17 +164,19 @@ def build_shop(
         if table is None:
             continue
         table = _id_table(table, who, tsrc, f"dataset.{who}s.id_column")
-        raw = pd.Series(_obj(df[who]), index=df.index)
-        known = pd.Index(_obj(table["id"]), dtype=object).get_indexer(raw.to_numpy()) >= 0
+        tids = _obj(table["id"])
+        raw = _obj(df[who])
+        tc = pd.Index(tids, dtype=object).get_indexer(raw)
+        known = tc >= 0
         if not known.all():
             bad = ~known
             n_rows = int(bad.sum())
-            n_ids = int(raw[bad].nunique())
+            n_ids = int(len(pd.unique(raw[bad])))
             if policy == "error":
                 i = int(np.flatnonzero(bad)[0])
                 raise DataError(
                     f"{n_rows} interactions name {n_ids} {who}s absent from the {who} table {tsrc}",
-                    file=source, row=_row(df, i), column=who, value=raw.iloc[i],
+                    file=source, row=_row(df, i), column=who, value=raw[i],
                     fix=f"add them to the {who} table, or drop those interactions with dataset.missing_{who}s=drop",
                 )
             log.warning(
@@ -183,6 +186,9 @@ def build_shop(
             info[f"dropped_missing_{who}s"] = n_rows
             info[f"missing_{who}_ids"] = n_ids
             df = df[known]
+            tc = tc[known]
+            for k in tcodes:
+                tcodes[k] = tcodes[k][known]
             if len(df) == 0:
                 raise DataError(
                     f"every interaction names a {who} absent from the {who} table {tsrc}", file=source, column=who,
@@ -190,25 +196,28 @@ def build_shop(
                 )
         else:
             info.setdefault(f"dropped_missing_{who}s", 0)
-        tables[who] = (table, tsrc, keep_unused)
+        tables[who] = (table, tids, tsrc, keep_unused)
+        tcodes[who] = tc
 
     maps: dict[str, IdMap] = {}
     codes: dict[str, np.ndarray] = {}
     attrs: dict[str, pd.DataFrame | None] = {"user": None, "item": None}
     for who, order, kinds in (("user", user_order, user_kinds), ("item", item_order, item_kinds)):
-        raw = _obj(df[who])
         if who in tables:
-            table, tsrc, keep_unused = tables[who]
-            tids = _obj(table["id"])
+            table, tids, tsrc, keep_unused = tables[who]
+            tc = tcodes[who]
             if not keep_unused:
-                used = pd.Index(pd.unique(raw), dtype=object).get_indexer(tids) >= 0
+                used = np.zeros(len(tids), dtype=bool)
+                used[tc] = True
+                tc = (np.cumsum(used) - 1)[tc]
                 table, tids = table[used], tids[used]
             idmap = IdMap(tids, name=who)
-            codes[who] = pd.Index(tids, dtype=object).get_indexer(raw).astype(np.int64)
+            codes[who] = tc.astype(np.int64)
             if kinds:
                 a = _attr_table(table, kinds, tsrc)
                 attrs[who] = a.reset_index(drop=True)
         else:
+            raw = _obj(df[who])
             if order is not None:
                 idmap = IdMap(order, name=who)
                 c = idmap.to_internal(raw, missing="ignore")
