@@ -115,6 +115,7 @@ def build_shop(
     sources: Sequence[str | os.PathLike] = (),
     info: Mapping[str, object] | None = None,
     planted: Mapping[str, np.ndarray] | None = None,
+    column_names: Mapping[str, str] | None = None,
 ) -> ShopData:
     """Map raw ids to internal ids, validate, and assemble a `ShopData`.
 
@@ -138,12 +139,15 @@ def build_shop(
         user_order, item_order: explicit raw id order for the id maps (without a table); default first appearance.
         sources: input files (for the cache key).
         info, planted: copied into the result.
+        column_names: ``{role: column name in the file}`` so that messages name the file's columns (default: roles).
 
     Returns:
         A checked `ShopData`.
     """
     info = dict(info or {})
     df = interactions
+    colname = {k: k for k in ("user", "item", "event", "timestamp", "basket", "weight", "split")}
+    colname.update(column_names or {})
     n0 = len(df)
     for col in ("user", "item", "event"):
         if col not in df.columns:
@@ -176,7 +180,7 @@ def build_shop(
                 i = int(np.flatnonzero(bad)[0])
                 raise DataError(
                     f"{n_rows} interactions name {n_ids} {who}s absent from the {who} table {tsrc}",
-                    file=source, row=_row(df, i), column=who, value=raw[i],
+                    file=source, row=_row(df, i), column=colname[who], value=raw[i],
                     fix=f"add them to the {who} table, or drop those interactions with dataset.missing_{who}s=drop",
                 )
             log.warning(
@@ -191,7 +195,8 @@ def build_shop(
                 tcodes[k] = tcodes[k][known]
             if len(df) == 0:
                 raise DataError(
-                    f"every interaction names a {who} absent from the {who} table {tsrc}", file=source, column=who,
+                    f"every interaction names a {who} absent from the {who} table {tsrc}", file=source,
+                    column=colname[who],
                     fix=f"check that the {who} ids of both files use the same ids and column",
                 )
         else:
@@ -224,7 +229,7 @@ def build_shop(
                 if (c < 0).any():
                     i = int(np.flatnonzero(c < 0)[0])
                     raise DataError(f"{who} id not in the given id order", file=source, row=_row(df, i),
-                                    column=who, value=raw[i])
+                                    column=colname[who], value=raw[i])
                 codes[who] = c
             else:
                 c, uniques = pd.factorize(raw, sort=False)
@@ -254,7 +259,7 @@ def build_shop(
     else:
         out["basket"] = np.full(n, -1, dtype=np.int64)
     if "weight" in df.columns:
-        w = to_numeric(df, "weight", source, allow_missing=False)
+        w = to_numeric(df.rename(columns={"weight": colname["weight"]}), colname["weight"], source, allow_missing=False)
         out["weight"] = w.to_numpy().astype(np.float32)
     else:
         out["weight"] = np.ones(n, dtype=np.float32)
@@ -264,7 +269,7 @@ def build_shop(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(f"unknown split label; use one of {list(SPLITS)}", file=source, row=_row(df, i),
-                            column="split", value=s.iloc[i])
+                            column=colname["split"], value=s.iloc[i])
         out["split"] = s.to_numpy().astype(object)
     info.setdefault("rows_read", n0)
     info["interactions"] = n

@@ -167,7 +167,7 @@ def test_items_absent_from_item_table_error(with_items):
     with pytest.raises(DataError) as e:
         Tables(root=str(with_items), **cfg).load()
     msg = str(e.value)
-    assert e.value.row == 7 and e.value.column == "item" and e.value.value == "P4"
+    assert e.value.row == 7 and e.value.column == "product_id" and e.value.value == "P4"
     assert "1 interactions name 1 items absent" in msg and "items.csv" in msg
     assert "dataset.missing_items=drop" in msg
 
@@ -188,7 +188,7 @@ def test_users_absent_from_user_table_error_and_drop(shop_dir):
            "users": {"path": "users.csv", "id_column": "customer_id"}}
     with pytest.raises(DataError) as e:
         Tables(root=str(shop_dir), **cfg).load()
-    assert e.value.column == "user" and e.value.value == "C3" and "dataset.missing_users=drop" in str(e.value)
+    assert e.value.column == "customer_id" and e.value.value == "C3" and "dataset.missing_users=drop" in str(e.value)
     shop = Tables(root=str(shop_dir), **cfg, missing_users="drop").load()
     assert shop.info["dropped_missing_users"] == 1 and shop.num_users == 2
 
@@ -260,3 +260,10 @@ def test_fingerprint_follows_config_and_file_content(shop_dir):
     before = a.fingerprint()
     (shop_dir / "transactions.csv").write_text(TRANSACTIONS.replace("P4,Home>Kitchen,3", "P4,Home>Kitchen,4"))
     assert a.fingerprint() != before
+
+
+def test_missing_quantity_names_the_file_column(tmp_path):
+    (tmp_path / "transactions.csv").write_text(TRANSACTIONS.replace("P4,Home>Kitchen,3", "P4,Home>Kitchen,"))
+    with pytest.raises(DataError) as e:
+        Tables(root=str(tmp_path), **DENORM).load()
+    assert (e.value.row, e.value.column) == (7, "quantity") and "transactions.csv" in str(e.value)

@@ -253,6 +253,7 @@ class Tables(Dataset):
             keep_unused_items=bool(c["keep_unused_items"]),
             sources=self.sources(),
             info={"duplicates": int(out.attrs.get("duplicates", 0)), "rows_read": len(df)},
+            column_names=cols,
         )
 
 
@@ -401,6 +402,7 @@ class Baskets(Dataset):
             items=items_table,
             items_source=items_src,
             item_kinds=kinds,
+            column_names={"item": str(c["item_column"]) if c["format"] == "long" else "item"},
             missing_items=c["missing_items"],  # type: ignore[arg-type]
             sources=self.sources(),
             info={"baskets": int(df["basket"].nunique()), "duplicates": int(df.attrs.get("duplicates", 0)),
