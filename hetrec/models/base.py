@@ -16,7 +16,7 @@ from torch import nn
 from hetrec._dgl import dgl
 from hetrec.types import CanonicalEType
 
-__all__ = ["Encoder", "LayeredEncoder", "make_activation", "ACTIVATIONS"]
+__all__ = ["Encoder", "LayeredEncoder", "RootTerm", "dst_part", "dst_types", "make_activation", "ACTIVATIONS"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -82,8 +82,9 @@ class Encoder(nn.Module):
         super().__init__()
         name = type(self).__name__
         self.etypes: list[CanonicalEType] = []
-        for et in etypes:
-            if not (isinstance(et, (tuple, list)) and len(et) == 3 and all(isinstance(p, str) for p in et)):
+        for et in etypes:  # tuples, lists, or OmegaConf ListConfigs (hydra.utils.instantiate passes those)
+            et = tuple(et) if not isinstance(et, str) and hasattr(et, "__iter__") else et
+            if not (isinstance(et, tuple) and len(et) == 3 and all(isinstance(p, str) for p in et)):
                 raise ValueError(
                     f"{name}: relation {et!r} is not a canonical etype (src type, relation, dst type); "
                     f"pass etypes=g.canonical_etypes"
@@ -171,8 +172,8 @@ class Encoder(nn.Module):
 
     def _check_inputs(self, g: Any, x: Mapping[str, torch.Tensor]) -> None:
         name = type(self).__name__
-        for nt in g.srctypes:
-            n = g.num_src_nodes(nt)
+        for nt in g.srctypes if g.is_block else g.ntypes:
+            n = g.num_src_nodes(nt) if g.is_block else g.num_nodes(nt)
             if nt not in x:
                 if n > 0:
                     raise KeyError(
@@ -191,6 +192,12 @@ class Encoder(nn.Module):
                     f"{name}: x['{nt}'] has {t.shape[1]} columns but in_dims['{nt}'] = {self.in_dims[nt]}; "
                     f"build the encoder with in_dims={{ntype: x[ntype].shape[1]}}"
                 )
+
+
+def dst_types(g: Any) -> list[str]:
+    """The node types a layer outputs: a block's destination types, or every node type of a full graph (DGL's
+    ``dsttypes`` of a full graph with only one-way relations between two types would drop the source type)."""
+    return list(g.dsttypes) if g.is_block else list(g.ntypes)
 
 
 def dst_part(g: Any, h: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, RootTerm, dst_part
+from hetrec.models.base import LayeredEncoder, RootTerm, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["GCN"]
@@ -21,10 +21,11 @@ class _KipfRelConv(nn.Module):
     """One relation's graph convolution with a self-loop: ``D̃^-½ Ã D̃^-½ H W`` (bias-free).
 
     For a relation ``s -> d`` with adjacency ``A`` the destination node ``i`` gets
-    ``sum_j h_j W / sqrt((deg_out(j)+1)(deg_in(i)+1)) + h_i W_self / (deg_in(i)+1)``: the self-loop adds 1 to both
-    degrees, as in Kipf & Welling. When ``s == d`` the self loop uses ``W`` itself (exactly Kipf's ``Ã = A + I``); for a
-    bipartite relation (``s != d``) the destination's own representation lives in another space, so it gets its
-    own ``W_self``. The neighbour sum is DGL's ``GraphConv(norm="none")`` with the normalisation as edge weights.
+    ``sum_j h_j W / sqrt((deg_out(j)+1)(deg_in(i)+1))`` plus its self loop (which adds 1 to both degrees, as in Kipf &
+    Welling). When ``s == d`` the self loop is exactly Kipf's ``Ã = A + I`` entry,
+    ``h_i W / sqrt((deg_in(i)+1)(deg_out(i)+1))``; for a bipartite relation (``s != d``) the destination's own
+    representation lives in another space, so it gets its own ``W_self`` and weight ``1 / (deg_in(i)+1)``.
+    The neighbour sum is DGL's ``GraphConv(norm="none")`` with the normalisation as edge weights.
     """
 
     def __init__(self, in_src: int, in_dst: int, out_dim: int, same_type: bool) -> None:
@@ -39,8 +40,13 @@ class _KipfRelConv(nn.Module):
         in_deg = g.in_degrees().to(h_src.dtype) + 1.0
         ew = torch.rsqrt(out_deg[src] * in_deg[dst])
         msg = self.conv(g, (h_src, h_dst), edge_weight=ew)
-        own = h_dst @ self.conv.weight if self.self_lin is None else self.self_lin(h_dst)
-        return msg + own / in_deg.unsqueeze(1)
+        if self.self_lin is None:  # Ã = A + I on one node type: the diagonal entry is 1/sqrt(d̃_in(i) d̃_out(i))
+            loop = torch.rsqrt(in_deg * out_deg[: in_deg.shape[0]])
+            own = h_dst @ self.conv.weight
+        else:
+            loop = 1.0 / in_deg
+            own = self.self_lin(h_dst)
+        return msg + own * loop.unsqueeze(1)
 
 
 class _GCNLayer(nn.Module):
@@ -59,7 +65,7 @@ class _GCNLayer(nn.Module):
         hd = dst_part(g, h)
         out = self.conv(g, (h, hd) if g.is_block else h)
         res = {}
-        for nt in g.dsttypes:
+        for nt in dst_types(g):
             t = out.get(nt)
             if nt in self.root:
                 r = self.root(nt, hd[nt])

@@ -12,7 +12,7 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, dst_part
+from hetrec.models.base import LayeredEncoder, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["RGCN"]
@@ -86,7 +86,7 @@ class _RGCNLayer(nn.Module):
         kwargs = {r: {"weight": w[i]} for i, r in enumerate(self.rel_names)}
         out = self.conv(g, (h, hd) if g.is_block else h, mod_kwargs=kwargs)
         res = {}
-        for nt in g.dsttypes:
+        for nt in dst_types(g):
             t = out.get(nt)
             if self.loop is not None:
                 r = self.loop(hd[nt])

@@ -11,7 +11,7 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, RootTerm, dst_part
+from hetrec.models.base import LayeredEncoder, RootTerm, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["SAGE"]
@@ -42,7 +42,7 @@ class _SAGELayer(nn.Module):
         hd = dst_part(g, h)
         out = self.conv(g, (h, hd) if g.is_block else h)
         res = {}
-        for nt in g.dsttypes:
+        for nt in dst_types(g):
             t = out.get(nt)
             if nt in self.root:
                 r = self.root(nt, hd[nt])

@@ -17,7 +17,7 @@ from hetrec._dgl import dgl
 
 import dgl.function as fn  # noqa: E402  (after hetrec._dgl)
 
-from hetrec.models.base import Encoder, dst_part
+from hetrec.models.base import Encoder, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["LightGCN"]
@@ -128,9 +128,10 @@ class LightGCN(Encoder):
         for g in graphs:
             rels = [et for et in self.relations if et in set(g.canonical_etypes)]
             w = norms if full else self._norms(g, rels)
+            src_nodes, dst_nodes = (g.srcnodes, g.dstnodes) if g.is_block else (g.nodes, g.nodes)
             with g.local_scope():
                 for nt, t in h.items():
-                    g.srcnodes[nt].data["h"] = t
+                    src_nodes[nt].data["h"] = t
                 funcs = {}
                 for et in rels:
                     g.edges[et].data["w"] = w[et]
@@ -138,11 +139,11 @@ class LightGCN(Encoder):
                 g.multi_update_all(funcs, "sum")
                 hd = dst_part(g, h)
                 new = {}
-                for nt in g.dsttypes:
+                for nt in dst_types(g):
                     if nt not in hd:
                         continue
-                    if "h_new" in g.dstnodes[nt].data and any(et[2] == nt for et in rels):
-                        new[nt] = g.dstnodes[nt].data["h_new"]
+                    if "h_new" in dst_nodes[nt].data and any(et[2] == nt for et in rels):
+                        new[nt] = dst_nodes[nt].data["h_new"]
                     else:  # not part of the user-item propagation: keep the layer-0 representation
                         new[nt] = hd[nt]
             layers.append(new)
