@@ -20,7 +20,7 @@ from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
 from hetrec.graph.co_bought import CO_BOUGHT_KEYS, basket_matrix, co_occurrence
 from hetrec.graph.data import GraphData
-from hetrec.graph.features import TEXT_METHODS, encode_node_features
+from hetrec.graph.features import TEXT_METHODS, encode_node_features, value_str
 from hetrec.graph.schema import (
     CATEGORY,
     CO_BOUGHT,
@@ -234,6 +234,11 @@ class GraphBuilder:
 
         Returns:
             `GraphData` with the training heterograph, node features, the split pairs and the co-bought evidence.
+
+        Shapes:
+            shop: N interaction rows, U users, I items -> graph with U user and I item nodes (plus C category nodes),
+            one edge per distinct training (user, item) pair per event; features[ntype]: [num_nodes, D] float32;
+            splits[split]: two int64 tensors [P_split]; train_baskets: [B, I].
         """
         t_all = time.perf_counter()
         times: dict[str, float] = {}
@@ -470,7 +475,8 @@ def _category_edges(col: pd.Series, sep: str, parents: bool) -> tuple[np.ndarray
     names: dict[str, int] = {}
     node_lists: list[list[int]] = []
     for raw in uniques:
-        parts = [p.strip() for p in str(raw).split(sep) if p.strip()] if sep else [str(raw).strip()]
+        text = value_str(raw)
+        parts = [p.strip() for p in text.split(sep) if p.strip()] if sep else ([text] if text else [])
         prefixes = [sep.join(parts[: d + 1]) for d in range(len(parts))] if parts else []
         chosen = prefixes if parents else prefixes[-1:]
         node_lists.append([names.setdefault(p, len(names)) for p in chosen])

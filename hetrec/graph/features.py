@@ -28,6 +28,14 @@ TEXT_METHODS = ("hash", "tfidf_svd")
 MISSING, UNKNOWN = "<missing>", "<unknown>"
 
 
+def value_str(v: object) -> str:
+    """A raw attribute value as a stripped string; integral floats lose their ``.0`` (``12.0`` -> ``"12"``), so that
+    a column read as float because of missing values names the same categories as an integer column."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
 def _as_str(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Values as stripped strings and a missing mask (NaN, None and empty strings are missing)."""
     vals = s.to_numpy(dtype=object)
@@ -35,7 +43,7 @@ def _as_str(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     out = np.empty(len(vals), dtype=object)
     out[missing] = ""
     if (~missing).any():
-        out[~missing] = [str(v).strip() for v in vals[~missing]]
+        out[~missing] = [value_str(v) for v in vals[~missing]]
     missing = missing | (out == "")
     return out, missing
 

@@ -145,3 +145,17 @@ def test_synthetic_shop_planted_pairs_are_co_bought():
     assert found >= 0.5 * len(planted), (found, len(planted))
     assert set(gd.features) == {"user", "item"} and gd.features["item"].dtype == torch.float32
     assert np.isfinite(gd.features["item"].numpy()).all()
+
+
+def test_graphdata_pickles_and_float_category_codes():
+    import pickle
+
+    attrs = pd.DataFrame({"category": [12.0, np.nan, 7.0]})  # integer codes read as float because of a NaN
+    shop = make_shop([(0, 0, "clicks", 1, -1), (0, 2, "clicks", 2, -1)], num_items=3, item_attrs=attrs,
+                     attr_kinds={"user": {}, "item": {"category": "categorical"}})
+    gd = GraphBuilder(target="clicks", split=NO_SPLIT).build(shop)
+    assert gd.idmaps["category"].raw_ids.tolist() == ["12", "7"]
+    assert "category=12" in gd.feature_encoders["item"].feature_names
+    clone = pickle.loads(pickle.dumps(gd))
+    assert clone.graph.canonical_etypes == gd.graph.canonical_etypes
+    assert torch.equal(clone.features["item"], gd.features["item"]) and clone.schema == gd.schema
