@@ -1,0 +1,33 @@
+"""Errors of the serving stage; the HTTP API maps them to status codes (unknown id: 404, bad argument: 422)."""
+
+from __future__ import annotations
+
+__all__ = ["UnknownIdError", "ColdStartUnavailable"]
+
+
+class UnknownIdError(KeyError):
+    """A raw id (user, item or category) that the artifact does not know.
+
+    Args:
+        kind: what the id should identify (``"user"``, ``"item"``, ``"category"``).
+        raw_id: the offending raw id, as given.
+        known: how many ids of that kind the artifact knows.
+    """
+
+    def __init__(self, kind: str, raw_id: object, known: int) -> None:
+        self.kind = kind
+        self.raw_id = raw_id
+        self.known = known
+        super().__init__(kind, raw_id)
+
+    def __str__(self) -> str:
+        hint = {
+            "user": "; unknown users get popular items from recommend(user=...) or use recommend(history=[...])",
+            "item": "; new products go through cold_start(attributes)",
+            "category": "",
+        }.get(self.kind, "")
+        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {self.kind}s){hint}"
+
+
+class ColdStartUnavailable(RuntimeError):
+    """Neither the encoder's feature path nor the ridge fallback can embed a new item from this artifact."""
