@@ -81,6 +81,8 @@ def parse_time(value: object, name: str) -> int | None:
         return int(value)
     if isinstance(value, (float, np.floating)) and np.isfinite(value):
         return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
     try:
         ts = pd.Timestamp(str(value))
     except (ValueError, TypeError) as e:

@@ -149,6 +149,8 @@ def test_global_time_removes_everything_after_the_cut():
     # date strings work and match the same cut in seconds
     r2 = split_interactions(df, shop.num_items, "clicks", "global_time", valid_ratio=0.0, cut_time="1970-01-21")
     assert r2.params["cut_time"] == 20 * 86400 and r2.params["valid_cut_time"] is None
+    r3 = split_interactions(df, shop.num_items, "clicks", "global_time", valid_ratio=0.0, cut_time=str(20 * 86400))
+    assert r3.split_hash == r2.split_hash
     assert (ts[r2.keep_rows] < 20 * 86400).all()
     test_pairs = set(zip(*[a.tolist() for a in r2.test]))
     clicks = df[df.event == "clicks"]
