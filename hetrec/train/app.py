@@ -1,0 +1,283 @@
+"""The Hydra app behind ``hetrec-train``: data -> graph -> NodeInput -> encoder -> objective -> Trainer -> metrics,
+artifact.
+
+Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
+
+    metrics.json      DESIGN.md section 2 shape (plus "status", "target", "split_hash", ...)
+    train_log.jsonl   one JSON line per epoch
+    checkpoint.pt     written after every epoch; rerunning the same command in the same directory resumes
+    artifact/         hetrec.train.artifact.Artifact (what `hetrec recommend/similar/serve` read)
+    error.txt         only when the job failed (then metrics.json has "status": "failed")
+
+Config validation names the override to fix (``train.lr``, ``train.fanouts``, ``evaluate.ks``, ``objective.target``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from hetrec.data.idmap import atomic_write_text
+
+log = logging.getLogger("hetrec.train")
+
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+"""The repository's top-level ``conf/`` folder (resolved from the package location)."""
+
+TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the override to fix."""
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Checks that need no data: learning rate, batch size, fanouts vs encoder layers, ks."""
+    lr = cfg.train.lr
+    if lr is None or not float(lr) > 0:
+        raise ConfigError(f"train.lr={lr} is not a positive learning rate; set e.g. train.lr=0.01")
+    if int(cfg.train.batch_size) < 1:
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be >= 1; e.g. train.batch_size=8192")
+    if int(cfg.train.max_epochs) < 1:
+        raise ConfigError(f"train.max_epochs={cfg.train.max_epochs} must be >= 1; e.g. train.max_epochs=20")
+    ks = list(cfg.evaluate.ks)
+    if not ks or any(int(k) < 1 for k in ks):
+        raise ConfigError(f"evaluate.ks={ks} must be positive cut-offs; e.g. evaluate.ks=[10,20]")
+    missing = [k for k in (10, 20) if k not in [int(k) for k in ks]]
+    if missing:
+        raise ConfigError(f"evaluate.ks={ks} lacks {missing}; metrics.json reports @10 and @20, add them: "
+                          f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
+    layers = cfg.encoder.get("num_layers")
+    fanouts = cfg.train.get("fanouts")
+    if cfg.train.mode == "minibatch" and fanouts is not None and layers is not None and len(fanouts) != int(layers):
+        raise ConfigError(
+            f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
+            f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
+            f"or encoder.num_layers={len(fanouts)}"
+        )
+    if cfg.train.mode not in ("full", "minibatch"):
+        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
+
+
+def validate_against_data(cfg: DictConfig, data) -> None:
+    """Checks that need the data: relation names exist, K fits the catalogue."""
+    from hetrec.objectives.objective import resolve_relation
+
+    etypes = [tuple(et) for et in data.graph.canonical_etypes]
+    if cfg.objective.get("target") is not None:
+        resolve_relation(etypes, cfg.objective.target, "objective.target")
+    gt = cfg.graph.get("target") if "graph" in cfg else None
+    if gt is not None:
+        resolve_relation(etypes, gt, "graph.target")
+    n = data.num_items
+    big = [int(k) for k in cfg.evaluate.ks if int(k) > n]
+    if big:
+        ok = [int(k) for k in cfg.evaluate.ks if int(k) <= n] or [min(10, n)]
+        raise ConfigError(
+            f"evaluate.ks={list(cfg.evaluate.ks)} has K={big} larger than the catalogue ({n} items); "
+            f"set evaluate.ks=[{','.join(str(k) for k in ok)}]"
+        )
+
+
+def _choice(group: str, cfg_node: DictConfig) -> str:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        name = HydraConfig.get().runtime.choices.get(group)
+        if name:
+            return str(name)
+    except Exception:  # noqa: BLE001 (not inside a Hydra run)
+        pass
+    target = str(cfg_node.get("_target_", "?"))
+    return target.rsplit(".", 1)[-1].lower()
+
+
+def _is_multirun() -> bool:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _run_dir() -> Path:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except Exception:  # noqa: BLE001
+        return Path.cwd()
+
+
+def load_data(cfg: DictConfig):
+    """Instantiate the dataset and the graph builder and build (or load from cache) the ``GraphData``."""
+    from hydra.utils import instantiate
+
+    from hetrec.graph.cache import load_or_build
+
+    dataset = instantiate(cfg.dataset)
+    builder = instantiate(cfg.graph)
+    return load_or_build(dataset, builder, cache_dir=cfg.get("cache_dir"))
+
+
+def build_model(cfg: DictConfig, data):
+    """NodeInput -> encoder -> objective for this data (data-derived arguments passed at the call)."""
+    from hydra.utils import instantiate
+
+    from hetrec.models.input import NodeInput
+    from hetrec.train.model import LinkPredictionModel
+
+    g = data.graph
+    num_nodes = {nt: g.num_nodes(nt) for nt in g.ntypes}
+    feat_dims = {nt: int(f.shape[1]) for nt, f in data.features.items() if nt in num_nodes}
+    node_input = NodeInput(num_nodes, feat_dims, **OmegaConf.to_container(cfg.node_input, resolve=True))
+    dims = node_input.out_dims
+    encoder = instantiate(cfg.encoder, etypes=g.canonical_etypes, in_dims=dims)
+    # GraphData is not a config value: instantiate a partial, then pass the data-derived arguments.
+    objective = instantiate(cfg.objective, _partial_=True)(data=data, dim=encoder.out_dim)
+    return LinkPredictionModel(node_input, encoder, objective), feat_dims
+
+
+def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
+    """Run one training job into ``run_dir``; return the metrics dict written to ``metrics.json``."""
+    from hetrec.train.trainer import Trainer, resolve_device, seed_everything
+
+    validate_config(cfg)
+    (run_dir / "error.txt").unlink(missing_ok=True)  # stale from an earlier failed attempt in this folder
+    t_start = time.perf_counter()
+    data = load_data(cfg)
+    validate_against_data(cfg, data)
+    seed = int(cfg.seed)
+    seed_everything(seed)
+    model, feat_dims = build_model(cfg, data)
+    tc = OmegaConf.to_container(cfg.train, resolve=True)
+    device = resolve_device(tc.pop("device", "auto"))
+    trainer = Trainer(
+        model, data, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
+        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks, **tc,
+    )
+    summary = trainer.fit()
+    emb = trainer.embeddings()
+    has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
+    val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+    test = trainer.evaluate("test", emb) if has_test else None
+    metrics = {
+        "status": "ok",
+        "dataset": data.name or _choice("dataset", cfg.dataset),
+        "encoder": _choice("encoder", cfg.encoder),
+        "objective": _choice("objective", cfg.objective),
+        "seed": seed,
+        "epochs": summary["epochs"],
+        "best_epoch": summary["best_epoch"],
+        "train_seconds": summary["train_seconds"],
+        "total_seconds": round(time.perf_counter() - t_start, 3),
+        "resumed_from": summary["resumed_from"],
+        "target": list(model.objective.target),
+        "split_hash": data.split_hash,
+        "num_users": data.num_users,
+        "num_items": data.num_items,
+        "device": str(device),
+        "hardware": f"{platform.machine()} {platform.processor() or ''} torch={torch.__version__}".strip(),
+        "val": {k: float(v) for k, v in val.items() if "@" in k},
+    }
+    if test is not None:
+        metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k}
+    save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
+
+
+def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -> None:
+    """Write the serving artifact (see :mod:`hetrec.train.artifact`)."""
+    from hetrec import __version__ as hetrec_version
+    from hetrec.train.artifact import Artifact
+
+    g = data.graph
+    meta = {
+        "dataset": metrics["dataset"],
+        "encoder": metrics["encoder"],
+        "target": list(model.objective.target),
+        "scorer": model.objective.scorer_name,
+        "canonical_etypes": [list(et) for et in g.canonical_etypes],
+        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
+        "feat_dims": feat_dims,
+        "node_input": {"dim": int(model.node_input.dim), "id_embedding": bool(cfg.node_input.get("id_embedding", True))},
+        "encoder_config": OmegaConf.to_container(cfg.encoder, resolve=True),
+        "objective_config": OmegaConf.to_container(cfg.objective, resolve=True),
+        "split_hash": data.split_hash,
+        "seed": metrics["seed"],
+        "best_epoch": metrics["best_epoch"],
+        "test": metrics.get("test"),
+        "hetrec_version": hetrec_version,
+    }
+    item_attrs = data.item_attrs if data.item_attrs is not None and hasattr(data.item_attrs, "to_parquet") else None
+    Artifact(
+        embeddings=emb,
+        idmaps=dict(data.idmaps),
+        meta=meta,
+        config=OmegaConf.to_container(cfg, resolve=True),
+        train_matrix=data.interaction_matrix("train"),
+        co_bought=data.co_bought,
+        item_attrs=item_attrs,
+        model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        features={k: v.detach().cpu() for k, v in data.features.items()} or None,
+        feature_encoders=data.feature_encoders or None,
+    ).save(path)
+
+
+def _print_result(run_dir: Path, metrics: dict) -> None:
+    print(f"hetrec-train: outputs in {run_dir}")
+    print(f"  metrics.json, train_log.jsonl, checkpoint.pt, artifact/  (best epoch {metrics['best_epoch']} of "
+          f"{metrics['epochs']}, {metrics['train_seconds']:.1f} s training)")
+    split = "test" if "test" in metrics else "val"
+    shown = "  ".join(f"{k}={metrics[split].get(k, float('nan')):.4f}" for k in TEST_KEYS)
+    print(f"  {split}: {shown}")
+
+
+def task(cfg: DictConfig) -> dict | None:
+    """One Hydra job. In a multirun a failure is recorded (error.txt, metrics.json with status failed) and the sweep
+    goes on; in a single run it is raised."""
+    run_dir = _run_dir()
+    try:
+        metrics = train(cfg, run_dir)
+    except Exception as e:  # noqa: BLE001
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "error.txt", "".join(traceback.format_exception(e)))
+        failed = {
+            "status": "failed",
+            "error": f"{type(e).__name__}: {e}",
+            "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,
+            "encoder": _choice("encoder", cfg.encoder) if "encoder" in cfg else None,
+            "seed": int(cfg.get("seed", 0)),
+        }
+        atomic_write_text(run_dir / "metrics.json", json.dumps(failed, indent=2))
+        if _is_multirun():
+            log.error("job failed (%s); see %s", failed["error"], run_dir / "error.txt")
+            return failed
+        raise
+    _print_result(run_dir, metrics)
+    return metrics
+
+
+def main() -> None:
+    """Entry point of ``hetrec-train``: register plugin encoder configs, then let Hydra compose and run."""
+    import hydra
+
+    from hetrec.registry import register_configs
+
+    register_configs()
+    hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(task)()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,519 @@
+"""`Trainer`: full-graph and neighbour-sampled link-prediction training with early stopping, per-epoch checkpoints
+and exact resume."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hetrec._dgl import dgl
+from hetrec.evaluate.ranking import evaluate_split
+from hetrec.graph.data import GraphData
+from hetrec.train.model import LinkPredictionModel
+
+__all__ = ["Trainer", "resolve_device", "seed_everything", "CHECKPOINT", "TRAIN_LOG"]
+
+CHECKPOINT = "checkpoint.pt"
+TRAIN_LOG = "train_log.jsonl"
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine", "step", "exponential")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; ``cpu``; ``cuda[:N]`` (error when CUDA is missing)."""
+    d = str(device).lower()
+    if d == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if d.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
+    if d != "cpu" and not d.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
+    return torch.device(d)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, torch and DGL."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    dgl.seed(seed)
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _atomic_torch_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class _DGLNegativeSampler:
+    """Adapter: a hetrec sampler per relation as DGL's ``negative_sampler(g, eids_dict) -> {etype: (src, dst)}``."""
+
+    def __init__(self, tasks, graph) -> None:
+        self.tasks = {t.etype: t for t in tasks}
+        self.graph = graph
+
+    def __call__(self, g, eids):
+        out = {}
+        for et, e in eids.items():
+            et = g.to_canonical_etype(et)
+            task = self.tasks[et]
+            src, _ = g.find_edges(e, etype=et)
+            if task.sampler.in_batch:
+                continue
+            neg, _ = task.sampler.sample(src)
+            k = neg.shape[1]
+            out[et] = (src.repeat_interleave(k), neg.reshape(-1).to(src.dtype))
+        return out
+
+
+class Trainer:
+    """Link-prediction trainer (full-graph or neighbour-sampled mini-batches).
+
+    Full-graph mode propagates over the whole training graph once per optimizer step and scores a large batch of
+    positive edges (an epoch = ``ceil(E / batch_size)`` steps); this is how LightGCN-style models train fast on
+    small and medium graphs. Mini-batch mode samples a neighbourhood per batch with DGL's ``NeighborSampler`` and
+    ``as_edge_prediction_sampler(exclude="reverse_types")`` so neither a seed edge nor its reverse is used to
+    predict it (Hamilton et al., GraphSAGE, NeurIPS 2017).
+
+    Every epoch is seeded with ``seed + epoch`` (Python, NumPy, torch, DGL) and ends with an atomic ``checkpoint.pt``
+    in ``run_dir`` (model, optimizer, scheduler, epoch, best state, RNG states); :meth:`fit` resumes from it, so a
+    killed run restarted with the same settings finishes exactly as an uninterrupted one.
+
+    Args:
+        model: the :class:`LinkPredictionModel`.
+        data: the graph data (training graph, features, splits).
+        mode: ``"full"`` or ``"minibatch"`` (default ``"full"``).
+        batch_size: positive target edges per optimizer step (default 8192).
+        max_epochs: epochs (default 50).
+        optimizer: ``adam`` | ``adamw`` | ``sgd`` (default ``adam``).
+        lr: learning rate (default 0.01). weight_decay: optimizer weight decay (default 0). momentum: SGD (0.9).
+        scheduler: ``none`` | ``cosine`` | ``step`` | ``exponential`` (default ``none``); step_size, gamma, min_lr.
+        fanouts: neighbours per layer in mini-batch mode (default ``[10, 10]``), one per encoder layer.
+        patience: evaluations without improvement of ``monitor`` before stopping (default 5; 0 = never stop).
+        eval_every: validate every this many epochs (default 1).
+        monitor: validation metric for early stopping and model selection (default ``"recall@20"``).
+        ks: cut-offs of the evaluation (default ``(10, 20)``).
+        seed: base seed (default 0).
+        device: ``torch.device`` (default cpu).
+        run_dir: where ``checkpoint.pt`` and ``train_log.jsonl`` go (default ``None`` = nothing written).
+        grad_clip: max gradient norm (default ``None`` = off).
+        progress: show a tqdm bar (default True).
+        eval_chunk_size: users scored at once during evaluation (default 4096).
+        num_workers: DataLoader workers in mini-batch mode (default 0).
+        deterministic: in mini-batch mode on CPU, run DGL's sampling kernels on one OpenMP thread: DGL's random
+            engine is per thread, so multi-threaded neighbour sampling is not reproducible (default True).
+        callbacks: ``f(trainer, epoch, record)`` called after each epoch's checkpoint (e.g. to stop or to fail).
+    """
+
+    def __init__(
+        self,
+        model: LinkPredictionModel,
+        data: GraphData,
+        *,
+        mode: str = "full",
+        batch_size: int = 8192,
+        max_epochs: int = 50,
+        optimizer: str = "adam",
+        lr: float = 0.01,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: str = "none",
+        step_size: int = 10,
+        gamma: float = 0.5,
+        min_lr: float = 0.0,
+        fanouts: Sequence[int] | None = None,
+        patience: int = 5,
+        eval_every: int = 1,
+        monitor: str = "recall@20",
+        ks: Sequence[int] = (10, 20),
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        run_dir: str | os.PathLike | None = None,
+        grad_clip: float | None = None,
+        progress: bool = True,
+        eval_chunk_size: int = 4096,
+        num_workers: int = 0,
+        deterministic: bool = True,
+        callbacks: Sequence[Callable] = (),
+    ) -> None:
+        if mode not in ("full", "minibatch"):
+            raise ValueError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
+        if not (float(lr) > 0):
+            raise ValueError(f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch_size}; e.g. train.batch_size=8192")
+        if int(max_epochs) < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {max_epochs}; e.g. train.max_epochs=20")
+        if int(eval_every) < 1:
+            raise ValueError(f"eval_every must be >= 1, got {eval_every}; e.g. train.eval_every=1")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; use train.optimizer={'|'.join(OPTIMIZERS)}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {scheduler!r}; use train.scheduler={'|'.join(SCHEDULERS)}")
+        self.model, self.data = model, data
+        self.mode, self.batch_size, self.max_epochs = mode, int(batch_size), int(max_epochs)
+        self.patience, self.eval_every, self.monitor = int(patience), int(eval_every), monitor
+        self.ks = tuple(int(k) for k in ks)
+        self.seed, self.grad_clip, self.progress = int(seed), grad_clip, bool(progress)
+        self.device = torch.device(device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.eval_chunk_size, self.num_workers = int(eval_chunk_size), int(num_workers)
+        self.callbacks = list(callbacks)
+        self.deterministic = bool(deterministic)
+        num_layers = int(getattr(model.encoder, "num_layers", 1))
+        self.fanouts = [int(f) for f in (fanouts if fanouts is not None else [10] * num_layers)]
+        if mode == "minibatch" and len(self.fanouts) != num_layers:
+            raise ValueError(
+                f"train.fanouts has {len(self.fanouts)} values {self.fanouts} but the encoder has {num_layers} layers; "
+                f"set train.fanouts to {num_layers} values (e.g. train.fanouts=[{','.join(['10'] * num_layers)}]) "
+                f"or encoder.num_layers={len(self.fanouts)}"
+            )
+        self.model.to(self.device)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        elif optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+        if scheduler == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.max_epochs, min_lr)
+        elif scheduler == "step":
+            self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, int(step_size), gamma)
+        elif scheduler == "exponential":
+            self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
+        else:
+            self.scheduler = None
+        self.graph = data.graph.to(self.device)
+        self.features = {k: v.to(self.device) for k, v in data.features.items()}
+        self.has_valid = len(data.splits.get("valid", (torch.zeros(0),))[0]) > 0
+        # state that is checkpointed
+        self.epoch = 0
+        self.best_epoch = -1
+        self.best_score = -math.inf
+        self.best_state: dict | None = None
+        self.best_val: dict[str, float] = {}
+        self.bad_evals = 0
+        self.elapsed = 0.0
+        self.stopped = False
+        self.resumed_from: int | None = None
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / CHECKPOINT
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
+            "best_state": self.best_state,
+            "best_val": self.best_val,
+            "bad_evals": self.bad_evals,
+            "elapsed": self.elapsed,
+            "stopped": self.stopped,
+            "rng": _rng_state(),
+            "seed": self.seed,
+            "max_epochs": self.max_epochs,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        for key in ("epoch", "best_epoch", "best_score", "best_state", "best_val", "bad_evals", "elapsed", "stopped"):
+            setattr(self, key, state[key])
+        _set_rng_state(state["rng"])
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint_path is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_torch_save(self.state_dict(), self.checkpoint_path)
+
+    def try_resume(self) -> bool:
+        """Load ``run_dir/checkpoint.pt`` when it exists; return whether it did."""
+        p = self.checkpoint_path
+        if p is None or not p.exists():
+            return False
+        try:
+            state = torch.load(p, weights_only=False, map_location=self.device)
+        except Exception as e:  # noqa: BLE001
+            raise RuntimeError(
+                f"cannot read checkpoint {p}: {e}; delete it to start over or choose a new hydra.run.dir"
+            ) from e
+        if state.get("seed") != self.seed:
+            raise ValueError(
+                f"checkpoint {p} was written with seed={state.get('seed')} but this run has seed={self.seed}; "
+                f"rerun with seed={state.get('seed')} to resume, or choose a new hydra.run.dir"
+            )
+        try:
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ValueError(
+                f"checkpoint {p} does not match this model/config ({e}); rerun the original command to resume, "
+                f"or choose a new hydra.run.dir"
+            ) from e
+        self.resumed_from = self.epoch
+        return True
+
+    def _log(self, record: dict) -> None:
+        if self.run_dir is None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / TRAIN_LOG, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _truncate_log(self) -> None:
+        """Keep only the log lines of checkpointed epochs (a killed run may have logged past its checkpoint)."""
+        if self.run_dir is None or not (self.run_dir / TRAIN_LOG).exists():
+            return
+        lines = (self.run_dir / TRAIN_LOG).read_text().splitlines()
+        keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
+        tmp = self.run_dir / f".{TRAIN_LOG}.tmp"
+        tmp.write_text("".join(ln + "\n" for ln in keep))
+        os.replace(tmp, self.run_dir / TRAIN_LOG)
+
+    # ------------------------------------------------------------------ training
+    def fit(self) -> dict:
+        """Train (resuming from ``run_dir/checkpoint.pt`` if present), restore the best validated state, return a
+        summary ``{"epochs", "best_epoch", "train_seconds", "val", "resumed_from"}``."""
+        if self.try_resume():
+            self._truncate_log()
+        elif self.run_dir is not None and (self.run_dir / TRAIN_LOG).exists():
+            (self.run_dir / TRAIN_LOG).unlink()
+        while self.epoch < self.max_epochs and not self.stopped:
+            seed_everything(self.seed * 100_003 + self.epoch)
+            t0 = time.perf_counter()
+            loss, n_edges = self._train_epoch()
+            dt = time.perf_counter() - t0
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.epoch += 1
+            record = {
+                "epoch": self.epoch,
+                "loss": loss,
+                "seconds": round(dt, 4),
+                "edges_per_s": round(n_edges / max(dt, 1e-9), 1),
+                "lr": self.optimizer.param_groups[0]["lr"],
+            }
+            if self.has_valid and (self.epoch % self.eval_every == 0 or self.epoch == self.max_epochs):
+                val = self.evaluate("valid")
+                record["val"] = {k: v for k, v in val.items() if "@" in k}
+                score = val.get(self.monitor)
+                if score is None:
+                    raise ValueError(
+                        f"monitor metric {self.monitor!r} is not computed; choose one of "
+                        f"{sorted(k for k in val if '@' in k)} (train.monitor=...) or add its K to evaluate.ks"
+                    )
+                if score > self.best_score:
+                    self.best_score, self.best_epoch, self.bad_evals = float(score), self.epoch, 0
+                    self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+                    self.best_val = record["val"]
+                else:
+                    self.bad_evals += 1
+                    if self.patience > 0 and self.bad_evals >= self.patience:
+                        self.stopped = True
+                        record["early_stop"] = True
+            self.elapsed += time.perf_counter() - t0
+            record["elapsed"] = round(self.elapsed, 3)
+            record["best_epoch"] = self.best_epoch
+            self.save_checkpoint()
+            self._log(record)
+            for cb in self.callbacks:
+                cb(self, self.epoch, record)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        else:
+            self.best_epoch = self.epoch
+        return {
+            "epochs": self.epoch,
+            "best_epoch": self.best_epoch,
+            "train_seconds": round(self.elapsed, 3),
+            "val": self.best_val,
+            "resumed_from": self.resumed_from,
+        }
+
+    def _bar(self, total: int):
+        return tqdm(
+            total=total, desc=f"epoch {self.epoch + 1}/{self.max_epochs}", leave=False, file=sys.stderr,
+            disable=not self.progress, dynamic_ncols=True,
+        )
+
+    def _train_epoch(self) -> tuple[float, int]:
+        self.model.train()
+        return self._train_epoch_full() if self.mode == "full" else self._train_epoch_minibatch()
+
+    def _step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(self.grad_clip))
+        self.optimizer.step()
+
+    def _train_epoch_full(self) -> tuple[float, int]:
+        obj = self.model.objective
+        tasks = obj.tasks
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        steps = max(1, math.ceil(tasks[0].num_edges / self.batch_size))
+        perms = [torch.randperm(t.num_edges, generator=gen) for t in tasks]
+        sizes = [math.ceil(t.num_edges / steps) for t in tasks]
+        total, n_pos, t0 = 0.0, 0, time.perf_counter()
+        bar = self._bar(steps)
+        for s in range(steps):
+            h, x = self.model.embed_full(self.graph, self.features)
+            loss = h[tasks[0].etype[0]].new_zeros(())
+            for task, perm, size in zip(tasks, perms, sizes):
+                idx = perm[s * size : (s + 1) * size]
+                if idx.numel() == 0:
+                    continue
+                u, i = task.src[idx], task.dst[idx]
+                st, dt_ = task.etype[0], task.etype[2]
+                ud, id_ = u.to(self.device), i.to(self.device)
+                if task.sampler.in_batch:
+                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], None, u, i)
+                    reg = obj.regularization(x[st][ud], x[dt_][id_])
+                else:
+                    neg, mask = task.sampler.sample(u, gen)
+                    nd = neg.to(self.device)
+                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], h[dt_][nd], u, i, mask)
+                    reg = obj.regularization(x[st][ud], x[dt_][id_], x[dt_][nd.reshape(-1)])
+                loss = loss + task.weight * l + reg
+                if task is tasks[0]:
+                    n_pos += int(idx.numel())
+            self._step(loss)
+            total += float(loss.detach())
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / (s + 1):.4f}", edges_s=f"{n_pos / max(time.perf_counter() - t0, 1e-9):,.0f}")
+        bar.close()
+        return total / steps, n_pos
+
+    def _minibatch_loader(self):
+        tasks = self.model.objective.tasks
+        sampler = dgl.dataloading.NeighborSampler(self.fanouts)
+        sampler = dgl.dataloading.as_edge_prediction_sampler(
+            sampler,
+            exclude="reverse_types",
+            reverse_etypes=self.data.reverse_etypes,
+            negative_sampler=_DGLNegativeSampler(tasks, self.graph)
+            if any(not t.sampler.in_batch for t in tasks)
+            else None,
+        )
+        eids = {}
+        for t in tasks:
+            eids[t.etype] = torch.arange(self.graph.num_edges(t.etype), device=self.device)
+        return dgl.dataloading.DataLoader(
+            self.graph, eids, sampler, batch_size=self.batch_size, shuffle=True, drop_last=False,
+            num_workers=self.num_workers, device=self.device,
+        )
+
+    def _train_epoch_minibatch(self) -> tuple[float, int]:
+        if self.deterministic and self.device.type == "cpu":
+            dgl.utils.set_num_threads(1)  # per-thread RNGs: one thread makes sampling reproducible
+        obj = self.model.objective
+        loader = self._minibatch_loader()
+        total, n_pos, steps, t0 = 0.0, 0, 0, time.perf_counter()
+        bar = self._bar(len(loader))
+        nid = dgl.NID
+        for batch in loader:
+            if len(batch) == 4:
+                input_nodes, pos_g, neg_g, blocks = batch
+            else:
+                input_nodes, pos_g, blocks = batch
+                neg_g = None
+            if not isinstance(input_nodes, dict):
+                input_nodes = {self.graph.ntypes[0]: input_nodes}
+            h, x = self.model.embed_blocks(blocks, input_nodes, self.features)
+            loss = None
+            for task in obj.tasks:
+                et = task.etype
+                if pos_g.num_edges(et) == 0:
+                    continue
+                st, dt_ = et[0], et[2]
+                ps, pd = pos_g.edges(etype=et)
+                gsrc = pos_g.nodes[st].data[nid][ps].cpu()
+                gdst = pos_g.nodes[dt_].data[nid][pd].cpu()
+                seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
+                if task.sampler.in_batch:
+                    l = obj.task_loss(task, h[st][ps], h[dt_][pd], None, gsrc, gdst)
+                else:
+                    ns, nd = neg_g.edges(etype=et)
+                    k = task.sampler.num_negatives
+                    nd = nd.view(-1, k)
+                    mask = None
+                    if task.sampler.exclude_positives:
+                        gneg = neg_g.nodes[dt_].data[nid][nd].cpu()
+                        bad = task.sampler.lookup.contains(gsrc, gneg)
+                        mask = ~bad if bool(bad.any()) else None
+                    l = obj.task_loss(task, h[st][ps], h[dt_][pd], h[dt_][nd], gsrc, gdst, mask)
+                reg = obj.regularization(*(x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds))
+                term = task.weight * l + reg
+                loss = term if loss is None else loss + term
+                if task is obj.tasks[0]:
+                    n_pos += int(ps.numel())
+            if loss is None:
+                continue
+            self._step(loss)
+            total += float(loss.detach())
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / steps:.4f}", edges_s=f"{n_pos / max(time.perf_counter() - t0, 1e-9):,.0f}")
+        bar.close()
+        return total / max(steps, 1), n_pos
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def embeddings(self) -> dict[str, torch.Tensor]:
+        """Full-graph embeddings of every node (CPU float32)."""
+        self.model.eval()
+        h, _ = self.model.embed_full(self.graph, self.features)
+        return {k: v.detach().float().cpu() for k, v in h.items()}
+
+    def score_fn(self, emb: dict[str, torch.Tensor] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        emb = self.embeddings() if emb is None else emb
+        obj = self.model.objective
+        st, _, dt_ = obj.target
+        ue, ie = emb[st], emb[dt_]
+        obj_cpu = obj.scorer.cpu() if self.device.type == "cpu" else copy.deepcopy(obj.scorer).cpu()
+
+        @torch.no_grad()
+        def fn(users: torch.Tensor) -> torch.Tensor:
+            return obj_cpu.all(ue[users.long()], ie)
+
+        return fn
+
+    def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """Full-ranking metrics of ``split`` (``valid`` or ``test``) with training (and, for test, valid) items
+        excluded."""
+        return evaluate_split(self.data, self.score_fn(emb), split, self.ks, chunk_size=self.eval_chunk_size)

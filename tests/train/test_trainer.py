@@ -1,0 +1,129 @@
+"""Trainer: every loss/sampler/scorer trains, both modes; exact resume after a simulated kill; config errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+import torch
+from conftest import ToyEncoder, ToyInput, toy_graph_data
+
+from hetrec.objectives import LinkObjective
+from hetrec.objectives.samplers import InBatchSampler, PopularitySampler, UniformSampler
+from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
+from hetrec.train.model import LinkPredictionModel
+from hetrec.train.trainer import Trainer, seed_everything
+
+SAMPLERS = {
+    "uniform": functools.partial(UniformSampler, num_negatives=2),
+    "popularity": functools.partial(PopularitySampler, num_negatives=2, alpha=0.75),
+    "in_batch": InBatchSampler,
+}
+SCORERS = {"dot": DotScorer, "cosine": CosineScorer, "distmult": DistMultScorer}
+
+
+def make_model(data, loss="bpr", sampler="uniform", scorer="dot", aux_weight=0.0, seed=0, layers=2):
+    seed_everything(seed)
+    g = data.graph
+    inp = ToyInput({nt: g.num_nodes(nt) for nt in g.ntypes}, {"item": 3}, 16)
+    enc = ToyEncoder(g.canonical_etypes, {nt: 16 for nt in g.ntypes}, num_layers=layers, out_dim=16)
+    temp = 0.2 if scorer == "cosine" or loss == "softmax" else 1.0
+    obj = LinkObjective(data, 16, loss=loss, sampler=SAMPLERS[sampler], scorer=SCORERS[scorer],
+                        temperature=temp, reg_weight=1e-4, aux_weight=aux_weight)
+    return LinkPredictionModel(inp, enc, obj)
+
+
+def epoch_losses(tmp_path, **kw):
+    data = toy_graph_data()
+    mode = kw.pop("mode", "full")
+    model = make_model(data, **kw)
+    tr = Trainer(model, data, mode=mode, batch_size=64, max_epochs=8, lr=0.02, patience=0, eval_every=8,
+                 progress=False, run_dir=tmp_path, fanouts=[4, 4])
+    tr.fit()
+    return [json.loads(line)["loss"] for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("loss", ["bpr", "bce", "softmax"])
+@pytest.mark.parametrize("sampler", ["uniform", "popularity", "in_batch"])
+def test_every_loss_and_sampler_lowers_the_loss(tmp_path, loss, sampler):
+    losses = epoch_losses(tmp_path, loss=loss, sampler=sampler)
+    assert len(losses) == 8 and all(torch.isfinite(torch.tensor(losses)))
+    assert sum(losses[-2:]) / 2 < 0.9 * sum(losses[:2]) / 2, losses
+
+
+@pytest.mark.parametrize("scorer", ["cosine", "distmult"])
+def test_scorers_train_with_aux_task(tmp_path, scorer):
+    losses = epoch_losses(tmp_path, scorer=scorer, aux_weight=0.5)
+    assert sum(losses[-2:]) < 0.9 * sum(losses[:2]), losses
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "in_batch"])
+def test_minibatch_mode_lowers_the_loss(tmp_path, sampler):
+    losses = epoch_losses(tmp_path, mode="minibatch", sampler=sampler, aux_weight=0.5)
+    assert sum(losses[-2:]) < 0.9 * sum(losses[:2]), losses
+
+
+class Killed(RuntimeError):
+    pass
+
+
+def _run(run_dir, mode, kill_after=None):
+    data = toy_graph_data()
+    model = make_model(data, loss="bpr", sampler="uniform", seed=3)
+
+    def kill(trainer, epoch, record):
+        if kill_after is not None and epoch == kill_after:
+            raise Killed(f"simulated kill after epoch {epoch}")
+
+    tr = Trainer(model, data, mode=mode, batch_size=64, max_epochs=5, lr=0.02, patience=0, seed=3,
+                 scheduler="step", step_size=2, gamma=0.5, progress=False, run_dir=run_dir, fanouts=[4, 4],
+                 callbacks=[kill])
+    summary = tr.fit()
+    return tr, summary
+
+
+@pytest.mark.parametrize("mode", ["full", "minibatch"])
+def test_resume_after_kill_equals_uninterrupted(tmp_path, mode):
+    ref, ref_summary = _run(tmp_path / "a", mode)
+    with pytest.raises(Killed):
+        _run(tmp_path / "b", mode, kill_after=2)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    resumed, summary = _run(tmp_path / "b", mode)  # the same command again
+    assert summary["resumed_from"] == 2
+    assert summary["epochs"] == ref_summary["epochs"] == 5
+    assert summary["best_epoch"] == ref_summary["best_epoch"]
+    assert summary["val"] == ref_summary["val"]
+    for (k, a), (_, b) in zip(ref.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), k
+    log_a = [json.loads(x) for x in (tmp_path / "a" / "train_log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log_b] == [1, 2, 3, 4, 5]
+    assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+    assert ref.evaluate("test") == resumed.evaluate("test")
+
+
+def test_early_stopping_restores_best(tmp_path):
+    data = toy_graph_data()
+    model = make_model(data)
+    tr = Trainer(model, data, batch_size=64, max_epochs=40, lr=0.05, patience=2, progress=False, run_dir=tmp_path)
+    s = tr.fit()
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    best = max(log, key=lambda r: r["val"]["recall@20"])
+    assert s["best_epoch"] == best["epoch"]
+    if s["epochs"] < 40:
+        assert log[-1].get("early_stop") and s["epochs"] - s["best_epoch"] == 2
+    assert tr.evaluate("valid")["recall@20"] == pytest.approx(best["val"]["recall@20"])
+
+
+def test_config_errors_name_the_override():
+    data = toy_graph_data()
+    model = make_model(data, layers=2)
+    with pytest.raises(ValueError, match=r"train\.fanouts"):
+        Trainer(model, data, mode="minibatch", fanouts=[5, 5, 5])
+    with pytest.raises(ValueError, match=r"train\.lr"):
+        Trainer(model, data, lr=-0.1)
+    with pytest.raises(ValueError, match=r"objective\.target"):
+        LinkObjective(data, 16, target="bought")
+    with pytest.raises(ValueError, match=r"train\.device"):
+        Trainer(model, data, device="tpu") if False else __import__("hetrec.train.trainer", fromlist=["x"]).resolve_device("tpu")
