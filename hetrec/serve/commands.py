@@ -179,7 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from hetrec.serve.api import create_app
 
-    app = create_app(args.run, index=args.index)
+    opts = {k: v for k, v in (("ef_search", args.ef_search), ("nprobe", args.nprobe)) if v is not None}
+    app = create_app(args.run, index=args.index, index_options=opts)
     print(f"hetrec serving {args.run} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
     return 0
@@ -224,6 +225,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"], help="retrieval index")
+    p.add_argument("--ef-search", type=int, default=None, help="HNSW search candidate list (default 128)")
+    p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited per query (default 32)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=_serve)

@@ -30,6 +30,8 @@ import torch
 __all__ = ["ItemIndex", "ExactIndex", "HNSWIndex", "IVFIndex", "build_index", "INDEX_KINDS"]
 
 INDEX_KINDS = ("auto", "exact", "hnsw", "ivf")
+BUILD_DEFAULTS = {"hnsw": {"m": 32, "ef_construction": 64}, "ivf": {"nlist": None, "train_size": 100_000, "seed": 0}}
+"""Options that shape a built ANN index (the rest, ``ef_search`` and ``nprobe``, only tune searches)."""
 
 
 def _as_matrix(x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -365,10 +367,16 @@ def build_index(
     if kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)} (e.g. index=hnsw)")
     vectors = _as_matrix(vectors)
+    allowed = {"m", "ef_construction", "ef_search", "nlist", "nprobe", "train_size", "seed"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"unknown index option(s) {unknown}; known: {sorted(allowed)}")
     if kind == "auto":
         kind = "exact" if len(vectors) < int(auto_threshold) else "hnsw"
     if kind == "exact":
         return ExactIndex(vectors)
+    own = {"hnsw": ("m", "ef_construction", "ef_search"), "ivf": ("nlist", "nprobe", "train_size", "seed")}[kind]
+    options = {k: v for k, v in options.items() if k in own}  # options of the other ANN kind do not apply
     cls: type[HNSWIndex] | type[IVFIndex] = HNSWIndex if kind == "hnsw" else IVFIndex
     if cache_path is not None:
         search_opt = {"ef_search": options["ef_search"]} if "ef_search" in options and kind == "hnsw" else {}

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import torch
 
 from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
-from hetrec.serve.index import INDEX_KINDS, ItemIndex, build_index
+from hetrec.serve.index import BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index
 from hetrec.train.artifact import Artifact
 
 __all__ = ["ServingModel", "Recommender", "resolve_artifact_dir", "EVENT_VERBS"]
@@ -208,6 +208,11 @@ class ServingModel:
                 m = sp.csr_matrix((np.asarray(co[f], np.float64), (src, dst)), shape=(n_items, n_items))
                 m.sum_duplicates()
                 self.co[f] = m
+            c = self.co["count"]
+            self.co_sym = c.maximum(c.T).tocsr()  # count is symmetric; a top-k cut may have kept one direction
+            self.co_sym.sort_indices()
+            for m in self.co.values():
+                m.sort_indices()
             if not self.popularity.any():
                 self.popularity = np.asarray(self.co["count"].sum(axis=0)).ravel()
         attrs = self.artifact.item_attrs
@@ -241,7 +246,8 @@ class ServingModel:
                     kind = "exact" if len(vec) < self.auto_threshold else "hnsw"
                 if self.cache_dir is not None and kind != "exact":
                     h = hashlib.sha1(np.ascontiguousarray(vec).view(np.uint8)).hexdigest()[:16]
-                    opts = "_".join(f"{k}{v}" for k, v in sorted(self.index_options.items()) if k not in ("ef_search", "nprobe"))
+                    build = {**BUILD_DEFAULTS[kind], **self.index_options}
+                    opts = "_".join(f"{k}{build[k]}" for k in sorted(BUILD_DEFAULTS[kind]))
                     cache = self.cache_dir / f"{kind}_{space}_{opts}_{h}.faiss"
                 self._indexes[space] = build_index(vec, kind=kind, cache_path=cache, **self.index_options)
             return self._indexes[space]
@@ -311,14 +317,19 @@ class ServingModel:
         return row
 
     def _co(self, field: str, a: int, b: int) -> float:
-        m = self.co.get(field)
-        return 0.0 if m is None else float(m[a, b])
+        """One entry of a co-purchase matrix (a binary search in row ``a``; scipy's ``m[a, b]`` is ~10x slower)."""
+        m = self.co_sym if field == "count_sym" else self.co.get(field)
+        if m is None:
+            return 0.0
+        lo, hi = m.indptr[a], m.indptr[a + 1]
+        j = lo + int(np.searchsorted(m.indices[lo:hi], b))
+        return float(m.data[j]) if j < hi and m.indices[j] == b else 0.0
 
     def _pair_evidence(self, a: int, b: int) -> dict[str, Any] | None:
         """Co-purchase evidence of the pair (a, b), read in the direction a -> b (count is symmetric)."""
         if not self.co:
             return None
-        cnt = self._co("count", a, b) or self._co("count", b, a)
+        cnt = self._co("count_sym", a, b)
         if cnt <= 0:
             return None
         conf = self._co("confidence", a, b)
@@ -406,6 +417,9 @@ class ServingModel:
     def _explain_recs(self, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray) -> list[dict[str, Any]]:
         rows = []
         sims = self.item_unit[ids] @ self.item_unit[hist].T if len(hist) else None  # [k, h]
+        co_hist = None  # [h, k] co-purchase counts between history items and recommended items
+        if self.co and len(hist) and len(ids):
+            co_hist = self.co_sym[hist][:, ids].toarray()
         for r, (i, s) in enumerate(zip(ids.tolist(), scores.tolist()), 1):
             row = self._item_row(i, r, s)
             parts, ev = [], {}
@@ -416,12 +430,8 @@ class ServingModel:
                 ev["similarity"] = _r(sims[r - 1, j])
                 parts.append(f"because you {self.verb} {self._label(h)} (similar, {sims[r - 1, j]:.2f})")
                 best = None
-                if self.co:
-                    cnt = np.asarray(self.co["count"][hist, i].todense()).ravel() + np.asarray(
-                        self.co["count"][i, hist].todense()
-                    ).ravel()
-                    if cnt.max() > 0:
-                        best = int(hist[int(np.argmax(cnt))])
+                if co_hist is not None and co_hist[:, r - 1].max() > 0:
+                    best = int(hist[int(np.argmax(co_hist[:, r - 1]))])
                 if best is not None:
                     pe = self._pair_evidence(best, i)
                     if pe is not None:
@@ -504,8 +514,8 @@ class ServingModel:
             near, _ = self.index("similar").search(self.item_unit[a], m, exclude=[a], allowed=mask)
         partners = []
         if self.co:
-            cm = self.co["count"]
-            partners = [cm.indices[cm.indptr[a] : cm.indptr[a + 1]], cm.T.tocsr()[a].indices]
+            cm = self.co_sym
+            partners = [cm.indices[cm.indptr[a] : cm.indptr[a + 1]]]
         cand = np.unique(np.concatenate([near.astype(np.int64)] + [np.asarray(p, np.int64) for p in partners]))
         cand = cand[cand != a]
         if mask is not None:
@@ -517,10 +527,8 @@ class ServingModel:
         n_a = int(buyers_a.nnz)
         shared = np.asarray((self.train_csc[:, cand].T @ buyers_a).todense()).ravel()
         if self.co:
-            cnt = np.asarray(self.co["count"][a, cand].todense()).ravel()
-            cnt_rev = np.asarray(self.co["count"][cand, a].todense()).ravel()
-            cnt = np.maximum(cnt, cnt_rev)
-            conf = np.asarray(self.co["confidence"][a, cand].todense()).ravel()
+            cnt = np.array([self._co("count_sym", a, int(b)) for b in cand])
+            conf = np.array([self._co("confidence", a, int(b)) for b in cand])
         else:
             cnt = np.zeros(len(cand))
             conf = np.zeros(len(cand))
@@ -600,6 +608,11 @@ class ServingModel:
                     f"cold_start: unknown attribute(s) {unknown}; the catalogue has {list(self.attrs.columns)}"
                 )
             row = {c: attributes.get(c, None) for c in self.attrs.columns}
+            self._imputed = []
+            for c in self.attrs.columns:  # a missing number is unknown: use the catalogue's median
+                if row[c] is None and pd.api.types.is_numeric_dtype(self.attrs[c]) and self.attrs[c].notna().any():
+                    row[c] = self.attrs[c].median()
+                    self._imputed.append(str(c))
             df = pd.DataFrame([row], columns=self.attrs.columns)
             for c in self.attrs.columns:  # keep the training dtypes so fitted transformers accept the row
                 try:
@@ -725,6 +738,7 @@ class ServingModel:
             attributes: the new item's attributes, by the catalogue's column names (e.g. ``{"category":
                 "Food>Dairy", "brand": "Acme", "price": 2.5}``); missing columns are treated as unknown values.
             k: number of similar items. k_users: number of users (default ``k``).
+            Numeric attributes left out are filled with the catalogue's median (listed in ``imputed_with_median``).
 
         Returns:
             ``{"method": "encoder"|"ridge", "method_note", "attributes", "similar": [...], "users": [{"rank", "user",
@@ -732,7 +746,9 @@ class ServingModel:
         """
         k = self._k(k)
         k_users = k if k_users is None else self._k(k_users)
-        vec, method, note = self.embed_new_item(attributes)
+        with self._lock:  # _imputed is per call
+            vec, method, note = self.embed_new_item(attributes)
+            imputed = list(getattr(self, "_imputed", []))
         if not np.isfinite(vec).all():
             raise ValueError(f"cold_start produced a non-finite embedding for {dict(attributes)}")
         unit = _unit(vec)
@@ -760,6 +776,7 @@ class ServingModel:
         return {
             "method": method,
             "method_note": note,
+            "imputed_with_median": imputed,
             "attributes": {str(a): (v.item() if hasattr(v, "item") else v) for a, v in attributes.items()},
             "similar": similar,
             "users": users,

@@ -182,7 +182,9 @@ def test_cold_start_ridge_fallback_when_model_is_missing(tiny_run_nomodel):
     assert sum(r["category"] == "Food>Bakery" for r in res["similar"]) >= 4
 
 
-def test_cold_start_rejects_unknown_attributes(model):
+def test_cold_start_imputes_missing_numbers_and_rejects_unknown_attributes(model):
+    res = model.cold_start({"category": "Tools"}, k=2)
+    assert res["imputed_with_median"] == ["price"] and len(res["similar"]) == 2
     with pytest.raises(ValueError, match=r"unknown attribute\(s\) \['colour'\]"):
         model.cold_start({"colour": "red"})
     with pytest.raises(ValueError, match="non-empty"):
