@@ -419,7 +419,13 @@ class ServingModel:
         sims = self.item_unit[ids] @ self.item_unit[hist].T if len(hist) else None  # [k, h]
         co_hist = None  # [h, k] co-purchase counts between history items and recommended items
         if self.co and len(hist) and len(ids):
-            co_hist = self.co_sym[hist][:, ids].toarray()
+            sub = self.co_sym[hist].tocoo()  # rows of the history only: O(their nnz), no O(num_items) column index
+            order = np.argsort(ids, kind="stable")
+            sid = ids[order]
+            p = np.minimum(np.searchsorted(sid, sub.col), len(sid) - 1)
+            hit = sid[p] == sub.col
+            co_hist = np.zeros((len(hist), len(ids)))
+            co_hist[sub.row[hit], order[p[hit]]] = sub.data[hit]
         for r, (i, s) in enumerate(zip(ids.tolist(), scores.tolist()), 1):
             row = self._item_row(i, r, s)
             parts, ev = [], {}

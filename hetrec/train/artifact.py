@@ -6,13 +6,20 @@ Layout (all written into a temporary sibling folder, then renamed into place)::
       meta.json            dataset, encoder, target relation, scorer, canonical etypes, num_nodes, feature dims, version
       config.yaml          the resolved Hydra config of the run
       embeddings.pt        {ntype: float32 [num_nodes, D]} final node embeddings
-      model.pt             state dict of the model (NodeInput + encoder [+ scorer]), or absent
+      model.pt             state dict of the model (NodeInput + encoder [+ scorer]), or absent. Keys are prefixed
+                           "node_input." (hetrec.models.NodeInput), "encoder." (the encoder built from meta.json's
+                           encoder_config) and "scorer." (DistMult: the target relation's [D] diagonal, its key naming
+                           the relation), i.e. the state dict of a module with attributes node_input/encoder/scorer.
+                           Serving rebuilds NodeInput(num_nodes, feat_dims, **node_input) and
+                           instantiate(encoder_config, etypes=canonical_etypes, in_dims=meta.get("in_dims") or
+                           {ntype: node_input.dim}) from meta.json for cold start (a new item = an isolated node).
       idmaps/<ntype>.json  raw <-> internal ids (IdMap)
       train_matrix.npz     user x item training interactions (seen-item filter, popularity, profiles)
       co_bought.npz        item pair evidence from training baskets: src, dst, count, support, confidence, lift
       item_attrs.parquet   item attribute table (explanations, categories, filters), or absent
       features.pt          {ntype: float32 [num_nodes, F]} input features, or absent
-      feature_encoders.pkl fitted attribute -> feature transformers (cold start), or absent
+      feature_encoders.pkl fitted attribute -> feature transformers (cold start), or absent: {ntype: obj} where
+                           obj.transform(DataFrame with item_attrs' columns) gives the rows of features.pt[ntype]
 """
 
 from __future__ import annotations
