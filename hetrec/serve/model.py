@@ -228,6 +228,8 @@ class ServingModel:
                 self.names = self.attrs[col].astype("string").fillna("").to_numpy(dtype=object)
                 break
         self._cat_centroids: tuple[np.ndarray, np.ndarray] | None = None
+        self._cat_masks: dict[str, np.ndarray] = {}
+        self._pop_order: np.ndarray | None = None
 
     # ------------------------------------------------------------------ indexes
     def index(self, space: str = "similar") -> ItemIndex:
@@ -296,11 +298,15 @@ class ServingModel:
         if category:
             if self.categories is None:
                 raise ValueError("category filter given but the artifact has no item category attribute")
-            cats = pd.Series(self.categories, dtype="string")
-            mask = ((cats == category) | cats.str.startswith(f"{category}>")).to_numpy(dtype=bool)
-            if not mask.any():
-                known = len(set(self.categories))
-                raise UnknownIdError("category", category, known)
+            mask = self._cat_masks.get(category)
+            if mask is None:
+                cats = pd.Series(self.categories, dtype="string")
+                mask = ((cats == category) | cats.str.startswith(f"{category}>")).to_numpy(dtype=bool)
+                if not mask.any():
+                    raise UnknownIdError("category", category, len(set(self.categories)))
+                if len(self._cat_masks) >= 64:  # a small cache: one mask per recently asked category
+                    self._cat_masks.pop(next(iter(self._cat_masks)))
+                self._cat_masks[category] = mask
         if allowed_items is not None:
             ids = self.items.to_internal(list(allowed_items), missing="ignore")
             allow = np.zeros(len(self.items), dtype=bool)
@@ -345,12 +351,15 @@ class ServingModel:
         """The ``k`` most popular items (training interactions per item), with filters; raw ids."""
         k = self._k(k)
         mask = self._allowed(category, allowed_items)
-        pop = self.popularity.astype(np.float64).copy()
-        ok = np.ones(len(pop), dtype=bool) if mask is None else mask.copy()
-        if len(exclude):
+        pop = self.popularity
+        if self._pop_order is None:  # most popular first, ties by internal id; computed once
+            self._pop_order = np.lexsort((np.arange(len(pop)), -pop.astype(np.float64)))
+        order = self._pop_order
+        if mask is not None or len(exclude):
+            ok = np.ones(len(pop), dtype=bool) if mask is None else mask.copy()
             ok[np.asarray(exclude, dtype=np.int64)] = False
-        cand = np.flatnonzero(ok)
-        order = cand[np.lexsort((cand, -pop[cand]))][:k]
+            order = order[ok[order]]
+        order = order[:k]
         rows = []
         for r, i in enumerate(order, 1):
             row = self._item_row(int(i), r, pop[i])
