@@ -116,6 +116,7 @@ def test_real_installed_lightgcn_plugin_is_discovered():
     assert cfg["_target_"] == "hetrec_lightgcn.LightGCN" and "etypes" not in cfg
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and DGL
 def test_discovery_imports_no_plugin_module():
     code = (
         "import sys, hetrec.registry as r; names = sorted(r.available_encoders()); r.describe_plugins(); "

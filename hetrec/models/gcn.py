@@ -25,7 +25,7 @@ class _KipfRelConv(nn.Module):
     Welling). When ``s == d`` the self loop is exactly Kipf's ``Ã = A + I`` entry,
     ``h_i W / sqrt((deg_in(i)+1)(deg_out(i)+1))``; for a bipartite relation (``s != d``) the destination's own
     representation lives in another space, so it gets its own ``W_self`` and weight ``1 / (deg_in(i)+1)``.
-    The neighbour sum is DGL's ``GraphConv(norm="none")`` with the normalisation as edge weights.
+    The neighbour sum is DGL's ``GraphConv(norm="none")`` on degree-scaled sources.
     """
 
     def __init__(self, in_src: int, in_dst: int, out_dim: int, same_type: bool) -> None:
@@ -35,11 +35,11 @@ class _KipfRelConv(nn.Module):
 
     def forward(self, g: Any, feat: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         h_src, h_dst = feat
-        src, dst = g.edges()
         out_deg = g.out_degrees().to(h_src.dtype) + 1.0
         in_deg = g.in_degrees().to(h_src.dtype) + 1.0
-        ew = torch.rsqrt(out_deg[src] * in_deg[dst])
-        msg = self.conv(g, (h_src, h_dst), edge_weight=ew)
+        # the edge weight 1/sqrt(d_out(j) d_in(i)) factorises: scale sources, sum (DGL's fast copy_u path), scale
+        # destinations; an explicit per-edge weight (u_mul_e) is several times slower on CPU
+        msg = self.conv(g, (h_src * torch.rsqrt(out_deg).unsqueeze(1), h_dst)) * torch.rsqrt(in_deg).unsqueeze(1)
         if self.self_lin is None:  # Ã = A + I on one node type: the diagonal entry is 1/sqrt(d̃_in(i) d̃_out(i))
             loop = torch.rsqrt(in_deg * out_deg[: in_deg.shape[0]])
             own = h_dst @ self.conv.weight

@@ -31,7 +31,9 @@ class LightGCN(Encoder):
     over the user-item relations, and the output is the mean of the layers ``(e^0 + e^1 + ... + e^K) / (K + 1)``
     (layer 0 included). ``N(v)`` is the union of the chosen relations, so with ``clicks`` and ``purchases`` (and
     their reverses) a node's degree counts both. Propagation is DGL's ``multi_update_all`` with
-    ``fn.u_mul_e``/``fn.sum`` and precomputed symmetric edge weights.
+    ``fn.copy_u``/``fn.sum`` between the two halves of the precomputed symmetric normalisation (sources scaled by
+    ``deg^-1/2`` before, destinations after: the same as an edge weight ``1/sqrt(deg(u) deg(v))``, several times
+    faster on CPU than ``fn.u_mul_e``).
 
     Node types outside the chosen relations (e.g. categories) are returned as their layer-0 representation. With
     ``embed_dim=None`` the output size is the input size (every node type must have the same one); otherwise each
@@ -102,55 +104,49 @@ class LightGCN(Encoder):
             {nt: nn.Linear(d, self.embed_dim, bias=False) for nt, d in dims.items() if d != self.embed_dim}
         )
 
-    def _norms(self, g: Any, rels: list[CanonicalEType]) -> dict[CanonicalEType, torch.Tensor]:
-        """Symmetric edge weights ``1 / sqrt(deg(src) deg(dst))`` with degrees over the union of ``rels``."""
+    def _scales(self, g: Any, rels: list[CanonicalEType]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """``deg_out^-1/2`` of the source nodes and ``deg_in^-1/2`` of the destination nodes, degrees counted over the
+        union of ``rels`` (the edge weight ``1 / sqrt(deg(src) deg(dst))`` is their product)."""
         out_deg: dict[str, torch.Tensor] = {}
         in_deg: dict[str, torch.Tensor] = {}
         for et in rels:
             s, _, d = et
-            o = g.out_degrees(etype=et).float()
-            i = g.in_degrees(etype=et).float()
+            o = g.out_degrees(etype=et)
+            i = g.in_degrees(etype=et)
             out_deg[s] = out_deg[s] + o if s in out_deg else o
             in_deg[d] = in_deg[d] + i if d in in_deg else i
-        inv_out = {nt: v.clamp(min=1.0).rsqrt() for nt, v in out_deg.items()}
-        inv_in = {nt: v.clamp(min=1.0).rsqrt() for nt, v in in_deg.items()}
-        norms = {}
-        for et in rels:
-            src, dst = g.edges(etype=et)
-            norms[et] = (inv_out[et[0]][src] * inv_in[et[2]][dst]).unsqueeze(1)
-        return norms
+        inv_out = {nt: v.float().clamp(min=1.0).rsqrt().unsqueeze(1) for nt, v in out_deg.items()}
+        inv_in = {nt: v.float().clamp(min=1.0).rsqrt().unsqueeze(1) for nt, v in in_deg.items()}
+        return inv_out, inv_in
 
     def propagate(self, graphs: Sequence[Any], x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = {nt: self.proj[nt](t) if nt in self.proj else t for nt, t in x.items()}
         layers = [h]
         full = not graphs[0].is_block
-        norms = self._norms(graphs[0], self.relations) if full else None
+        scales = self._scales(graphs[0], self.relations) if full else None
         for g in graphs:
-            rels = [et for et in self.relations if et in set(g.canonical_etypes)]
-            w = norms if full else self._norms(g, rels)
+            present = set(g.canonical_etypes)
+            rels = [et for et in self.relations if et in present]
+            inv_out, inv_in = scales if full else self._scales(g, rels)
             src_nodes, dst_nodes = (g.srcnodes, g.dstnodes) if g.is_block else (g.nodes, g.nodes)
             with g.local_scope():
-                for nt, t in h.items():
-                    src_nodes[nt].data["h"] = t
-                funcs = {}
-                for et in rels:
-                    g.edges[et].data["w"] = w[et]
-                    funcs[et] = (fn.u_mul_e("h", "w", "m"), fn.sum("m", "h_new"))
-                g.multi_update_all(funcs, "sum")
+                # scale sources, sum over neighbours (DGL's copy_u/sum fast path), scale destinations
+                for nt in inv_out:
+                    src_nodes[nt].data["h"] = h[nt] * inv_out[nt]
+                g.multi_update_all({et: (fn.copy_u("h", "m"), fn.sum("m", "h_new")) for et in rels}, "sum")
                 hd = dst_part(g, h)
                 new = {}
                 for nt in dst_types(g):
                     if nt not in hd:
                         continue
-                    if "h_new" in dst_nodes[nt].data and any(et[2] == nt for et in rels):
-                        new[nt] = dst_nodes[nt].data["h_new"]
+                    if nt in inv_in and "h_new" in dst_nodes[nt].data:
+                        new[nt] = dst_nodes[nt].data["h_new"] * inv_in[nt]
                     else:  # not part of the user-item propagation: keep the layer-0 representation
                         new[nt] = hd[nt]
             layers.append(new)
             h = new
         # mean over layers 0..K, each restricted to the last graph's destination nodes
-        out = {nt: t for nt, t in layers[-1].items()}
-        acc = {nt: t.clone() for nt, t in out.items()}
+        acc = {nt: t.clone() for nt, t in layers[-1].items()}
         for k in range(len(layers) - 1):
             rows = layers[k]
             for g in graphs[k:]:
