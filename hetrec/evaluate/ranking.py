@@ -111,7 +111,7 @@ def topk_items(
     k: int,
     exclude: sp.csr_matrix | None = None,
     chunk_size: int = 4096,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = 1024.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item ids and scores for users, with excluded items masked (chunked; shared by evaluation and serving).
 
@@ -186,7 +186,7 @@ def per_user_metrics(
     ks: Sequence[int] = (10, 20),
     users: torch.Tensor | np.ndarray | None = None,
     chunk_size: int = 4096,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = 1024.0,
     item_popularity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]], dict[str, float]]:
     """Per-user metric arrays (the work horse of :func:`evaluate_ranking`).
@@ -301,7 +301,7 @@ def evaluate_ranking(
     ks: Sequence[int] = (10, 20),
     users: torch.Tensor | np.ndarray | None = None,
     chunk_size: int = 4096,
-    memory_budget_mb: float = 512.0,
+    memory_budget_mb: float = 1024.0,
     item_popularity: np.ndarray | None = None,
     user_activity: np.ndarray | None = None,
     activity_quantiles: Sequence[float] | None = None,
@@ -324,7 +324,7 @@ def evaluate_ranking(
         users: evaluate only these users (default: every user with a held-out item); users without held-out items
             are skipped.
         chunk_size: most users scored at once (default 4096); lowered further to respect ``memory_budget_mb``.
-        memory_budget_mb: bound for the dense score block and top-k scratch (default 512).
+        memory_budget_mb: bound for the dense score block and top-k scratch (default 1024).
         item_popularity: per-item training counts for ``avg_pop@K`` (default: column counts of ``exclude``).
         user_activity: per-user training counts for the cold/warm breakdown (default: row counts of ``exclude``).
         activity_quantiles: e.g. ``(0.2, 0.8)``: split users by activity at these quantiles into ``cold``,

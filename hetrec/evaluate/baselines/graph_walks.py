@@ -99,17 +99,17 @@ class DeepWalk(Recommender):
 
     Walks come from ``dgl.sampling.random_walk`` on the homogeneous view of the training heterograph; the skip-gram
     model (Mikolov et al., 2013) is trained with negatives drawn from the degree^0.75 distribution. Users and items
-    are scored by the dot product of their node embeddings.
+    are scored by the cosine of their node embeddings.
 
     Args:
         dim: embedding size (default 64).
         walks_per_node: walks started at every node (default 10).
-        walk_length: nodes per walk after the start (default 20).
-        window: skip-gram context window (default 3).
-        negatives: negatives per positive pair (default 5).
+        walk_length: nodes per walk after the start (default 10).
+        window: skip-gram context window (default 5).
+        negatives: negatives per positive pair (default 2).
         epochs: passes over the pairs (default 1).
-        lr: Adam learning rate (default 0.01).
-        batch_size: pairs per step (default 32768).
+        lr: Adam learning rate (default 0.05).
+        batch_size: pairs per step (default 8192).
         seed: walk, init and sampling seed (default 0).
 
     Shapes:
@@ -122,12 +122,12 @@ class DeepWalk(Recommender):
         self,
         dim: int = 64,
         walks_per_node: int = 10,
-        walk_length: int = 20,
-        window: int = 3,
-        negatives: int = 5,
+        walk_length: int = 10,
+        window: int = 5,
+        negatives: int = 2,
         epochs: int = 1,
-        lr: float = 0.01,
-        batch_size: int = 32768,
+        lr: float = 0.05,
+        batch_size: int = 8192,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -158,12 +158,10 @@ class DeepWalk(Recommender):
         src, ctx = self._pairs(a)
         noise = torch.from_numpy(np.diff(a.indptr).astype(np.float64) ** 0.75)
         noise = noise / noise.sum()
-        emb = torch.nn.Embedding(n, self.dim)
-        out = torch.nn.Embedding(n, self.dim)
-        with torch.no_grad():
-            emb.weight.uniform_(-0.5 / self.dim, 0.5 / self.dim, generator=gen)
-            out.weight.zero_()
-        opt = torch.optim.Adam(list(emb.parameters()) + list(out.parameters()), lr=self.lr)
+        emb = torch.empty(n, self.dim).uniform_(-0.5 / self.dim, 0.5 / self.dim, generator=gen).requires_grad_()
+        out = torch.zeros(n, self.dim, requires_grad=True)
+        # plain tensor indexing: its backward is an index_add, much cheaper than nn.Embedding's sort-based backward
+        opt = torch.optim.Adam([emb, out], lr=self.lr)
         self.losses = []
         for _ in range(self.epochs):
             perm = torch.randperm(len(src), generator=gen)
@@ -172,23 +170,25 @@ class DeepWalk(Recommender):
                 b = perm[s : s + self.batch_size]
                 c, p = src[b], ctx[b]
                 neg = torch.multinomial(noise, len(b) * self.negatives, replacement=True, generator=gen)
-                ec = emb(c)
-                pos_l = F.logsigmoid((ec * out(p)).sum(1))
-                neg_l = F.logsigmoid(-(ec.unsqueeze(1) * out(neg).view(len(b), self.negatives, -1)).sum(2)).sum(1)
-                loss = -(pos_l + neg_l).mean()
+                ec = emb[c]
+                pos_l = F.logsigmoid((ec * out[p]).sum(1))
+                neg_l = F.logsigmoid(-torch.bmm(out[neg].view(len(b), self.negatives, -1), ec.unsqueeze(2)).squeeze(2))
+                loss = -(pos_l + neg_l.sum(1)).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(b)
             self.losses.append(total / max(len(src), 1))
-        w = emb.weight.detach()
+        w = emb.detach()
         ou, oi = self.offsets[data.target[0]], self.offsets[data.target[2]]
         self.user_emb = w[ou : ou + self.num_users].clone()
         self.item_emb = w[oi : oi + self.num_items].clone()
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
+        # cosine: on ml-100k-u1 the raw dot product ranks far worse (recall@20 0.003 vs 0.05), the norms mostly
+        # reflect how often a node was sampled
         u = self._check_users(users)
-        return self.user_emb[torch.from_numpy(u)] @ self.item_emb.T
+        return F.normalize(self.user_emb[torch.from_numpy(u)], dim=1) @ F.normalize(self.item_emb, dim=1).T
 
     def item_scores(self, items: torch.Tensor) -> torch.Tensor:
         self._check_fitted()

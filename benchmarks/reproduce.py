@@ -1,0 +1,319 @@
+"""Reproduce the result tables: datasets x models x seeds -> benchmarks/results/<table>.{md,csv,png}.
+
+Every row is one run of ``python -m hetrec.evaluate.runner`` in its own process (so wall time and peak memory are
+that row's own), writing ``<runs>/<table>/<row>-s<seed>/metrics.json``. Hyperparameters are NOT repeated here: each
+row names a config option (``model=baseline/itemknn``) plus, where a table needs it, a split override. GNN rows are
+added from training run directories (``--extra-runs 'outputs/**/metrics.json'``, written by ``hetrec-train``).
+
+    HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/reproduce.py --tables ml-100k-u1 groceries gowalla \
+        [--seeds 0 1 2] [--extra-runs 'multirun/**/metrics.json'] [--only-table]
+
+Tables:
+  ml-100k-u1  all baselines; the given u1 split with 10% of u1.base carved out per user for validation (the protocol:
+              select on valid), plus "full train" rows trained on all of u1.base as PEERS.md's peers were.
+  gowalla     baselines that fit this machine (MostPop, ItemKNN, MF-BPR with a small epoch budget) and the LightGCN
+              paper's published row, marked as published.
+  groceries   baskets as pseudo-users, 20% of each basket's items held out: basket completion (rank the held-out
+              items given the rest) and held-out co-purchase pairs (rank one item given the other; "pairs" columns).
+
+Last line: JSON {"seconds": total wall time, "peak_rss_gb": max over rows, "tables": {...}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+ML_U1 = ["dataset=lightgcn", "dataset.name=ml-100k-u1"]
+FULL_TRAIN = ["graph.split.valid_ratio=0"]  # PEERS.md protocol: train on all of u1.base, no validation carve-out
+GOWALLA = ["dataset=lightgcn", "dataset.name=gowalla-lightgcn", "graph.split.valid_ratio=0", "graph.features.enabled=false"]
+GROCERIES = ["dataset=baskets", "graph.split.strategy=random", "graph.split.valid_ratio=0.0",
+             "graph.split.test_ratio=0.2", "associations=true"]
+
+# (row label, runner overrides). Model hyperparameters live in conf/model/baseline/<name>.yaml.
+TABLES: dict[str, list[tuple[str, list[str]]]] = {
+    "ml-100k-u1": [
+        ("MostPop", ML_U1 + ["model=baseline/mostpop"]),
+        ("ItemKNN", ML_U1 + ["model=baseline/itemknn"]),
+        ("EASE", ML_U1 + ["model=baseline/ease"]),
+        ("MF-BPR", ML_U1 + ["model=baseline/mf_bpr"]),
+        ("AssocRules", ML_U1 + ["model=baseline/assoc_rules"]),
+        ("PPR", ML_U1 + ["model=baseline/ppr"]),
+        ("DeepWalk", ML_U1 + ["model=baseline/deepwalk"]),
+        ("MostPop (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/mostpop"]),
+        ("ItemKNN (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/itemknn"]),
+        ("EASE (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/ease"]),
+    ],
+    "gowalla": [
+        ("MostPop", GOWALLA + ["model=baseline/mostpop"]),
+        ("ItemKNN", GOWALLA + ["model=baseline/itemknn"]),
+        ("MF-BPR (5 epochs)", GOWALLA + ["model=baseline/mf_bpr", "model.epochs=5", "model.batch_size=16384"]),
+    ],
+    "groceries": [
+        ("AssocRules (confidence)", GROCERIES + ["model=baseline/assoc_rules"]),
+        ("AssocRules (lift)", GROCERIES + ["model=baseline/assoc_rules", "model.metric=lift"]),
+        ("ItemKNN", GROCERIES + ["model=baseline/itemknn"]),
+        ("EASE", GROCERIES + ["model=baseline/ease"]),
+        ("MF-BPR (item embeddings)", GROCERIES + ["model=baseline/mf_bpr"]),
+        ("DeepWalk (item embeddings)", GROCERIES + ["model=baseline/deepwalk"]),
+        ("PPR", GROCERIES + ["model=baseline/ppr"]),
+        ("MostPop", GROCERIES + ["model=baseline/mostpop"]),
+    ],
+}
+
+# Figures measured or published elsewhere, shown beside ours and marked by source (never mixed into our rows).
+REFERENCE = {
+    "ml-100k-u1": [
+        ("EASE λ=250 (PEERS.md)", "peer", {"recall@20": 0.3063, "ndcg@20": 0.5357}),
+        ("ItemKNN k=100 (PEERS.md)", "peer", {"recall@20": 0.2697, "ndcg@20": 0.4779}),
+        ("MostPopular (PEERS.md)", "peer", {"recall@20": 0.1487, "ndcg@20": 0.3006}),
+        ("RecBole BPR (PEERS.md)", "peer", {"recall@20": 0.2761, "ndcg@20": 0.4958}),
+    ],
+    "gowalla": [
+        ("LightGCN (He et al., SIGIR 2020), published", "published", {"recall@20": 0.1830, "ndcg@20": 0.1554}),
+        ("ItemKNN k=100 (PEERS.md)", "peer", {"recall@20": 0.1270, "ndcg@20": 0.0936}),
+        ("MostPopular (PEERS.md)", "peer", {"recall@20": 0.0416, "ndcg@20": 0.0317}),
+    ],
+    "groceries": [],
+}
+DATASET_OF = {"ml-100k-u1": "ml-100k-u1", "gowalla": "gowalla-lightgcn", "groceries": "groceries"}
+METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20"]
+COLUMNS = (["table", "model", "source", "seed", "dataset", "split_hash"] + [f"test_{m}" for m in METRICS]
+           + ["val_recall@20", "val_ndcg@20", "pairs_recall@20", "pairs_ndcg@20", "pairs_hit@20",
+              "train_seconds", "eval_seconds", "wall_seconds", "peak_rss_gb", "commit", "hardware", "config"])
+
+
+def run_row(table: str, label: str, overrides: list[str], seed: int, runs: Path, timeout: float) -> dict | None:
+    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+    out = runs / table / f"{slug}-s{seed}"
+    cmd = [sys.executable, "-m", "hetrec.evaluate.runner", *overrides, f"seed={seed}", f"out={out}"]
+    print(f"[{table}] {label} seed={seed}: {' '.join(cmd[2:])}", flush=True)
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  timed out after {timeout:.0f} s; row skipped", flush=True)
+        return None
+    if proc.returncode != 0:
+        print(f"  failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", flush=True)
+        return None
+    m = json.loads((out / "metrics.json").read_text())
+    m["row_label"] = label
+    m["subprocess_seconds"] = round(time.perf_counter() - t, 3)
+    print(f"  test recall@20={m.get('test', {}).get('recall@20', float('nan')):.4f} "
+          f"ndcg@20={m.get('test', {}).get('ndcg@20', float('nan')):.4f} "
+          f"wall={m['wall_seconds']:.1f}s rss={m['peak_rss_gb']:.2f}GB", flush=True)
+    return m
+
+
+def to_row(table: str, m: dict, source: str) -> dict:
+    test, val, pairs = m.get("test", {}), m.get("val", {}), m.get("associations", {})
+    r = {
+        "table": table, "model": m.get("row_label") or m.get("encoder", "?"), "source": source,
+        "seed": m.get("seed", ""), "dataset": m.get("dataset", ""), "split_hash": m.get("split_hash", ""),
+        "val_recall@20": val.get("recall@20", ""), "val_ndcg@20": val.get("ndcg@20", ""),
+        "pairs_recall@20": pairs.get("recall@20", ""), "pairs_ndcg@20": pairs.get("ndcg@20", ""),
+        "pairs_hit@20": pairs.get("hit@20", ""),
+        "train_seconds": m.get("train_seconds", ""), "eval_seconds": m.get("eval_seconds", ""),
+        "wall_seconds": m.get("wall_seconds", m.get("subprocess_seconds", "")),
+        "peak_rss_gb": m.get("peak_rss_gb", ""), "commit": m.get("commit", ""), "hardware": m.get("hardware", ""),
+        "config": json.dumps(m.get("config", m.get("encoder_config", "")), sort_keys=True),
+    }
+    for k in METRICS:
+        r[f"test_{k}"] = test.get(k, "")
+    return r
+
+
+def extra_rows(table: str, pattern: str) -> list[dict]:
+    """Rows from training run dirs (metrics.json of hetrec-train) whose dataset matches the table."""
+    rows = []
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        try:
+            m = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"skipping {path}: {e}", flush=True)
+            continue
+        if str(m.get("dataset", "")) != DATASET_OF[table] or "row_label" in m:
+            continue
+        m.setdefault("row_label", f"{m.get('encoder', '?')} ({m.get('epochs', '?')} epochs)")
+        m.setdefault("wall_seconds", m.get("train_seconds", ""))
+        rows.append(to_row(table, m, f"ours (run {Path(path).parent})"))
+    return rows
+
+
+def _fmt(v, nd=4) -> str:
+    if v == "" or v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _mean_rows(rows: list[dict]) -> list[dict]:
+    """One line per model: mean (± std over seeds) of the numeric columns."""
+    import numpy as np
+
+    out, order = {}, []
+    for r in rows:
+        if r["model"] not in out:
+            out[r["model"]] = []
+            order.append(r["model"])
+        out[r["model"]].append(r)
+    merged = []
+    for name in order:
+        group = out[name]
+        first = dict(group[0])
+        first["n_seeds"] = len(group)
+        for c in COLUMNS:
+            vals = [g[c] for g in group if isinstance(g[c], (int, float)) and not isinstance(g[c], bool)]
+            if len(vals) == len(group) and c not in ("seed",):
+                first[c] = float(np.mean(vals))
+                first[c + "_std"] = float(np.std(vals)) if len(vals) > 1 else None
+        merged.append(first)
+    return merged
+
+
+def write_table(table: str, rows: list[dict], refs, command: str, seconds: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS / f".{table}.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in COLUMNS})
+        for label, source, vals in refs:
+            w.writerow({"table": table, "model": label, "source": source,
+                        **{f"test_{k}": v for k, v in vals.items()}})
+    os.replace(tmp, RESULTS / f"{table}.csv")
+
+    merged = _mean_rows(rows)
+    hw = next((r["hardware"] for r in rows if r.get("hardware")), "")
+    commit = next((r["commit"] for r in rows if r.get("commit")), "")
+    assoc = table == "groceries"
+    lines = [
+        f"# {table}",
+        "",
+        f"Command: `{command}`  ",
+        f"Commit: `{commit}` · hardware: {hw} · total wall time {seconds:.0f} s · "
+        f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "Full-catalogue ranking, each user's training items excluded (DESIGN.md §4: Recall@K = hits/|test|, NDCG@K "
+        "binary with IDCG over min(|test|, K), averaged over users with test items). Test metrics unless marked; "
+        "`val` = validation split. Mean over seeds (± std when more than one).",
+        "",
+    ]
+    if assoc:
+        lines += ["Groceries has no users: each basket is a pseudo-user, 20% of its items are held out (seeded). "
+                  "**Basket completion** = rank the held-out items of a basket given its other items. "
+                  "**Pairs** = held-out co-purchases (two held-out items of one basket) ranked among all items given "
+                  "the other item, with item-item scores (rule confidence/lift, ItemKNN similarity, cosine of "
+                  "embeddings, EASE weights, PPR from the item node).", ""]
+    head = ["model", "source", "seeds", "split", "recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20",
+            "cov@20"]
+    head += ["pairs recall@20", "pairs ndcg@20", "pairs hit@20"] if assoc else ["val recall@20"]
+    head += ["train s", "wall s", "peak GB"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in merged:
+        def cell(c):
+            v = _fmt(r.get(c, ""))
+            sd = r.get(c + "_std")
+            return f"{v} ± {sd:.4f}" if sd else v
+        vals = [r["model"], r["source"].split(" (run")[0], str(r["n_seeds"]), r.get("split_hash", "") or "–"]
+        vals += [cell(f"test_{m}") for m in METRICS]
+        vals += ([cell("pairs_recall@20"), cell("pairs_ndcg@20"), cell("pairs_hit@20")] if assoc
+                 else [cell("val_recall@20")])
+        vals += [_fmt(r.get("train_seconds", ""), 2), _fmt(r.get("wall_seconds", ""), 1),
+                 _fmt(r.get("peak_rss_gb", ""), 2)]
+        lines.append("| " + " | ".join(vals) + " |")
+    for label, source, v in refs:
+        vals = [f"*{label}*", source, "–", "–", _fmt(v.get("recall@10", "")), _fmt(v.get("recall@20", "")),
+                _fmt(v.get("ndcg@10", "")), _fmt(v.get("ndcg@20", "")), "–", "–", "–"]
+        vals += ["–"] * (3 if assoc else 1) + ["–", "–", "–"]
+        lines.append("| " + " | ".join(vals) + " |")
+    lines += ["", f"Per-seed rows, configs and hardware: `{table}.csv`; plot: `{table}.png`.", ""]
+    tmp = RESULTS / f".{table}.md.tmp"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, RESULTS / f"{table}.md")
+
+    labels = [r["model"] for r in merged] + [lab for lab, _, _ in refs]
+    rec = [r.get("test_recall@20") or 0.0 for r in merged] + [v.get("recall@20", 0.0) for _, _, v in refs]
+    ndcg = [r.get("test_ndcg@20") or 0.0 for r in merged] + [v.get("ndcg@20", 0.0) for _, _, v in refs]
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4.5))
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], rec, width=0.4, label="Recall@20")
+    ax.bar([i + 0.2 for i in x], ndcg, width=0.4, label="NDCG@20")
+    for i in range(len(merged), len(labels)):
+        ax.axvspan(i - 0.5, i + 0.5, color="0.9", zorder=0)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
+    ax.set_title(f"{table}: test Recall@20 / NDCG@20 (grey: peer/published figures)")
+    ax.legend()
+    fig.tight_layout()
+    tmp = RESULTS / f".{table}.png.tmp"
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    os.replace(tmp, RESULTS / f"{table}.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tables", nargs="+", default=["ml-100k-u1", "groceries"], choices=sorted(TABLES))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--models", nargs="*", default=None, help="only rows whose label starts with one of these")
+    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs"), help="where per-row run dirs go")
+    ap.add_argument("--extra-runs", default=None, help="glob of training metrics.json files to add as rows")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per row")
+    ap.add_argument("--only-table", action="store_true", help="rebuild tables from existing run dirs, run nothing")
+    args = ap.parse_args()
+    if not os.environ.get("HETREC_DATA"):
+        sys.exit("set HETREC_DATA to the datasets folder, e.g. HETREC_DATA=/work/shared/datasets")
+    command = "HETREC_DATA=... python benchmarks/reproduce.py " + " ".join(sys.argv[1:])
+    t0 = time.perf_counter()
+    runs = Path(args.runs)
+    summary, peak = {}, 0.0
+    for table in args.tables:
+        t = time.perf_counter()
+        rows = []
+        for label, ov in TABLES[table]:
+            if args.models and not any(label.startswith(p) for p in args.models):
+                continue
+            for seed in args.seeds:
+                if args.only_table:
+                    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+                    p = runs / table / f"{slug}-s{seed}" / "metrics.json"
+                    m = json.loads(p.read_text()) if p.exists() else None
+                    if m is not None:
+                        m["row_label"] = label
+                else:
+                    m = run_row(table, label, ov, seed, runs, args.timeout)
+                if m is not None:
+                    rows.append(to_row(table, m, "ours"))
+                    peak = max(peak, float(m.get("peak_rss_gb", 0.0)))
+        if args.extra_runs:
+            rows += extra_rows(table, args.extra_runs)
+        secs = time.perf_counter() - t
+        write_table(table, rows, REFERENCE[table], command, secs)
+        summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"], "ndcg@20": r["test_ndcg@20"]}
+                          for r in rows}
+        print(f"wrote {RESULTS / table}.md/.csv/.png ({len(rows)} rows, {secs:.0f} s)", flush=True)
+    print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "peak_rss_gb": round(peak, 3),
+                      "tables": summary}))
+
+
+if __name__ == "__main__":
+    main()
