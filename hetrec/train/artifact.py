@@ -8,8 +8,8 @@ Layout (all written into a temporary sibling folder, then renamed into place)::
       embeddings.pt        {ntype: float32 [num_nodes, D]} final node embeddings
       model.pt             state dict of the model (NodeInput + encoder [+ scorer]), or absent. Keys are prefixed
                            "node_input." (hetrec.models.NodeInput), "encoder." (the encoder built from meta.json's
-                           encoder_config) and "scorer." (DistMult: the target relation's [D] diagonal, its key naming
-                           the relation), i.e. the state dict of a module with attributes node_input/encoder/scorer.
+                           encoder_config) and "objective." (scorers; DistMult's target-relation diagonal [D] is
+                           "objective.scorers.<relation>.relation"): hetrec.train.model.LinkPredictionModel's state.
                            Serving rebuilds NodeInput(num_nodes, feat_dims, **node_input) and
                            instantiate(encoder_config, etypes=canonical_etypes, in_dims=meta.get("in_dims") or
                            {ntype: node_input.dim}) from meta.json for cold start (a new item = an isolated node).

@@ -127,6 +127,8 @@ class Trainer:
         num_workers: DataLoader workers in mini-batch mode (default 0).
         deterministic: in mini-batch mode on CPU, run DGL's sampling kernels on one OpenMP thread: DGL's random
             engine is per thread, so multi-threaded neighbour sampling is not reproducible (default True).
+        num_threads: CPU threads for torch and DGL kernels (default ``None`` = leave as is). On a shared machine 1 is
+            often fastest: idle OpenMP threads spin while waiting for a busy core.
         callbacks: ``f(trainer, epoch, record)`` called after each epoch's checkpoint (e.g. to stop or to fail).
     """
 
@@ -159,6 +161,7 @@ class Trainer:
         eval_chunk_size: int = 4096,
         num_workers: int = 0,
         deterministic: bool = True,
+        num_threads: int | None = None,
         callbacks: Sequence[Callable] = (),
     ) -> None:
         if mode not in ("full", "minibatch"):
@@ -185,6 +188,11 @@ class Trainer:
         self.eval_chunk_size, self.num_workers = int(eval_chunk_size), int(num_workers)
         self.callbacks = list(callbacks)
         self.deterministic = bool(deterministic)
+        if num_threads is not None:
+            if int(num_threads) < 1:
+                raise ValueError(f"num_threads must be >= 1, got {num_threads}; e.g. train.num_threads=1")
+            torch.set_num_threads(int(num_threads))
+            dgl.utils.set_num_threads(int(num_threads))
         num_layers = int(getattr(model.encoder, "num_layers", 1))
         self.fanouts = [int(f) for f in (fanouts if fanouts is not None else [10] * num_layers)]
         if mode == "minibatch" and len(self.fanouts) != num_layers:

@@ -1,0 +1,146 @@
+"""The Hydra app: a tiny end-to-end run, config validation naming overrides, a multirun summary with a failing job,
+and the planted complementary pairs recovered by the default run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from hetrec.registry import register_configs
+from hetrec.train import app
+from hetrec.train.artifact import Artifact
+
+TINY = [
+    "dataset.num_users=120",
+    "dataset.num_items=60",
+    "dataset.num_interactions=4000",
+    "dataset.num_pairs=10",
+    "train.max_epochs=2",
+    "train.progress=false",
+    "node_input.dim=16",
+    "encoder.hidden_dim=16",
+    "encoder.out_dim=16",
+]
+
+
+def _cfg(tmp_path, overrides):
+    register_configs()
+    with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
+        return compose("config", overrides=[f"cache_dir={tmp_path / 'cache'}", *overrides])
+
+
+def test_tiny_run_writes_metrics_log_checkpoint_artifact(tmp_path):
+    cfg = _cfg(tmp_path, TINY)
+    run = tmp_path / "run"
+    m = app.train(cfg, run)
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(m))
+    for key in ("dataset", "encoder", "seed", "epochs", "best_epoch", "train_seconds", "val", "test"):
+        assert key in saved
+    assert set(app.TEST_KEYS) <= set(saved["test"])
+    assert saved["epochs"] == 2 and 1 <= saved["best_epoch"] <= 2
+    assert len((run / "train_log.jsonl").read_text().splitlines()) == 2
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    art = Artifact.load(run / "artifact")
+    assert art.meta["target"] == ["user", "clicks", "item"] and art.meta["scorer"] == "dot"
+    for key in ("dataset", "encoder", "canonical_etypes", "num_nodes", "feat_dims", "node_input", "encoder_config",
+                "hetrec_version"):
+        assert key in art.meta
+    assert art.embeddings["item"].shape == (60, 16) and art.train_matrix.shape == (120, 60)
+    assert any(k.startswith("node_input.") for k in art.model_state)
+    # rerunning the finished command resumes at the end: same metrics, no extra epochs
+    again = app.train(cfg, run)
+    assert again["test"] == m["test"] and again["resumed_from"] == 2
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("train.lr=-0.1", "train.lr"),
+        ("train.lr=0", "train.lr"),
+        ("evaluate.ks=[10,20,500]", "evaluate.ks"),
+        ("objective.target=bought", "objective.target"),
+        ("train.mode=minibatch train.fanouts=[5,5,5]", "train.fanouts"),
+    ],
+)
+def test_bad_config_names_the_override(tmp_path, override, named):
+    cfg = _cfg(tmp_path, TINY + override.split())
+    with pytest.raises(ValueError, match=named.replace(".", r"\.")):
+        app.train(cfg, tmp_path / "run")
+
+
+def test_summary_groups_seeds_and_keeps_failed_jobs(tmp_path):
+    from hetrec.train.summary import summarize_sweep
+
+    jobs = [(["encoder=gcn", "seed=1"], 0.2), (["encoder=gcn", "seed=2"], 0.4), (["encoder=sage", "seed=1"], None)]
+    for n, (ov, r20) in enumerate(jobs):
+        d = tmp_path / str(n)
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in ov))
+        m = {"status": "failed", "error": "ValueError: boom"} if r20 is None else {
+            "status": "ok", "seed": int(ov[1][-1]), "epochs": 3, "best_epoch": 2, "train_seconds": 1.0,
+            "val": {"recall@20": r20}, "test": {"recall@20": r20, "ndcg@20": r20 / 2}}
+        (d / "metrics.json").write_text(json.dumps(m))
+    csv_path, md_path = summarize_sweep(tmp_path)
+    assert len(csv_path.read_text().splitlines()) == 4
+    md = md_path.read_text()
+    assert "| encoder=gcn | 2 | 0 | 0.3000 ± 0.1414 |" in md
+    assert "| encoder=sage | 1 | 1 |" in md and "ValueError: boom" in md
+
+
+@pytest.mark.slow
+def test_multirun_summary_reports_a_failing_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "hetrec.train.app", "-m", "train.lr=0.01,-1", *TINY, "train.max_epochs=1",
+           f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(Path(app.__file__).resolve().parents[2])})
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = (sweep / "summary.csv").read_text().splitlines()
+    assert len(rows) == 3  # header + 2 jobs
+    assert (sweep / "1" / "error.txt").exists()
+    assert json.loads((sweep / "1" / "metrics.json").read_text())["status"] == "failed"
+    assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "ok"
+    md = (sweep / "summary.md").read_text()
+    assert "train.lr=-1" in md and "failed" in md and "train.lr" in md and "±" in md
+
+
+def partner_ranks(item_emb: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of each planted partner among all other items by cosine similarity, both directions."""
+    e = torch.nn.functional.normalize(item_emb.float(), dim=1)
+    sim = e @ e.t()
+    sim.fill_diagonal_(-float("inf"))
+    a, b = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
+    q = torch.cat([a, b])
+    p = torch.cat([b, a])
+    target = sim[q, p]
+    return (sim[q] > target.unsqueeze(1)).sum(1).numpy()
+
+
+@pytest.mark.slow
+def test_default_run_recovers_planted_complementary_pairs(tmp_path):
+    """The default `hetrec-train` (synthetic shop, SAGE, BPR): the partner of a planted pair is in the item's top 10
+    of ~1000 items far more often than chance (10/999 = 1%)."""
+    cfg = _cfg(tmp_path, ["train.progress=false"])
+    run = tmp_path / "run"
+    m = app.train(cfg, run)
+    assert m["total_seconds"] < 120
+    art = Artifact.load(run / "artifact")
+    from hydra.utils import instantiate
+
+    shop = instantiate(cfg.dataset).load()
+    pairs = shop.planted["complementary_pairs"]
+    ranks = partner_ranks(art.embeddings["item"], pairs)
+    n = art.embeddings["item"].shape[0]
+    hit10 = float((ranks < 10).mean())
+    chance = 10 / (n - 1)
+    assert hit10 >= 0.5 and hit10 > 20 * chance, (hit10, chance, np.median(ranks))
+    assert np.median(ranks) < 0.02 * n
