@@ -13,8 +13,9 @@ they get popular items with ``"fallback": "popular"``); a bad argument (``k`` ou
 catalogue does not have, ...) answers 422 with the reason; cold start on an artifact that cannot embed new items
 answers 501. Any other failure answers 500 with the message and the server keeps serving.
 
-Run it with ``hetrec serve --run DIR`` or ``uvicorn --factory 'hetrec.serve.api:app_from_env'`` with
-``HETREC_RUN=DIR``.
+Run it with ``hetrec serve --run DIR [--workers N]`` or ``HETREC_RUN=DIR uvicorn --factory
+hetrec.serve.api:app_from_env``. Endpoints are ``async``: one process answers one request at a
+time; scale with ``--workers``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,19 @@ from pydantic import BaseModel, Field
 from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
 from hetrec.serve.model import ServingModel
 
-__all__ = ["create_app", "app_from_env"]
+__all__ = ["create_app", "app_from_env", "set_threads"]
 
 DEFAULT_MAX_K = 1000
+ENV_RUN, ENV_INDEX, ENV_OPTIONS, ENV_THREADS = "HETREC_RUN", "HETREC_INDEX", "HETREC_INDEX_OPTIONS", "HETREC_THREADS"
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in torch and faiss (OpenMP) in this process."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(max(1, int(n)))
+    faiss.omp_set_num_threads(max(1, int(n)))
 
 
 class ColdStartRequest(BaseModel):
@@ -162,9 +173,14 @@ def create_app(run_dir: str | os.PathLike | None = None, model: ServingModel | N
 
 
 def app_from_env() -> FastAPI:
-    """App factory for ``uvicorn --factory``: the run folder comes from ``HETREC_RUN``, the index from
-    ``HETREC_INDEX`` (default ``auto``)."""
-    run = os.environ.get("HETREC_RUN")
+    """App factory for ``uvicorn --factory`` (and ``hetrec serve --workers N``): the run folder comes from
+    ``HETREC_RUN``, the index from ``HETREC_INDEX`` (default ``auto``), index options from ``HETREC_INDEX_OPTIONS``
+    (JSON, e.g. ``{"ef_search": 128}``), threads per process from ``HETREC_THREADS`` (default 1)."""
+    import json
+
+    run = os.environ.get(ENV_RUN)
     if not run:
-        raise RuntimeError("set HETREC_RUN to a hetrec-train run folder (or use `hetrec serve --run DIR`)")
-    return create_app(run, index=os.environ.get("HETREC_INDEX", "auto"))
+        raise RuntimeError(f"set {ENV_RUN} to a hetrec-train run folder (or use `hetrec serve --run DIR`)")
+    set_threads(int(os.environ.get(ENV_THREADS, "1")))
+    opts = json.loads(os.environ.get(ENV_OPTIONS) or "{}")
+    return create_app(run, index=os.environ.get(ENV_INDEX, "auto"), index_options=opts)

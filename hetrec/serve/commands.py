@@ -175,14 +175,30 @@ def _cold_start(args: argparse.Namespace) -> int:
 
 @_guard
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
-    from hetrec.serve.api import create_app
+    from hetrec.serve.api import ENV_INDEX, ENV_OPTIONS, ENV_RUN, ENV_THREADS, create_app, set_threads
+    from hetrec.serve.model import resolve_artifact_dir
 
     opts = {k: v for k, v in (("ef_search", args.ef_search), ("nprobe", args.nprobe)) if v is not None}
-    app = create_app(args.run, index=args.index, index_options=opts)
-    print(f"hetrec serving {args.run} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    resolve_artifact_dir(args.run)  # fail now, with the reason, rather than in every worker
+    url = f"http://{args.host}:{args.port}"
+    if args.workers == 1:
+        set_threads(args.threads)
+        app = create_app(args.run, index=args.index, index_options=opts)
+        print(f"hetrec serving {args.run} on {url} (docs: {url}/docs)", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+        return 0
+    # several processes, each loading the artifact once (ANN indexes come from the artifact's index cache)
+    os.environ.update({ENV_RUN: str(args.run), ENV_INDEX: args.index, ENV_OPTIONS: json.dumps(opts),
+                       ENV_THREADS: str(args.threads)})
+    print(f"hetrec serving {args.run} on {url} with {args.workers} workers (docs: {url}/docs)", flush=True)
+    uvicorn.run("hetrec.serve.api:app_from_env", factory=True, workers=args.workers, host=args.host, port=args.port,
+                log_level=args.log_level, access_log=args.access_log)
     return 0
 
 
@@ -227,6 +243,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"], help="retrieval index")
     p.add_argument("--ef-search", type=int, default=None, help="HNSW search candidate list (default 128)")
     p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited per query (default 32)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes, each with its own copy of the model (default 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch/faiss threads per process (default 1: requests are single queries, and idle OpenMP "
+                        "threads spinning between them only steal CPU)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=_serve)

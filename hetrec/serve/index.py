@@ -30,7 +30,7 @@ import torch
 __all__ = ["ItemIndex", "ExactIndex", "HNSWIndex", "IVFIndex", "build_index", "INDEX_KINDS"]
 
 INDEX_KINDS = ("auto", "exact", "hnsw", "ivf")
-BUILD_DEFAULTS = {"hnsw": {"m": 32, "ef_construction": 64}, "ivf": {"nlist": None, "train_size": 100_000, "seed": 0}}
+BUILD_DEFAULTS = {"hnsw": {"m": 32, "ef_construction": 64}, "ivf": {"nlist": None, "train_size": None, "seed": 0}}
 """Options that shape a built ANN index (the rest, ``ef_search`` and ``nprobe``, only tune searches)."""
 
 
@@ -296,7 +296,8 @@ class IVFIndex(_FaissIndex):
         vectors: ``[N, D]`` item vectors.
         nlist: number of k-means cells; default ``4 * sqrt(N)`` rounded, at least 1.
         nprobe: cells visited per query (higher: better recall, slower). Default 32.
-        train_size: vectors sampled to train the quantizer. Default 100,000.
+        train_size: vectors sampled to train the quantizer. Default ``40 * nlist`` (faiss' advice is >= 39 per
+            cell), at most N.
         seed: sampling seed. Default 0.
         index: an already built faiss index over ``vectors``; skips the build.
     """
@@ -308,7 +309,7 @@ class IVFIndex(_FaissIndex):
         vectors: np.ndarray | torch.Tensor,
         nlist: int | None = None,
         nprobe: int = 32,
-        train_size: int = 100_000,
+        train_size: int | None = None,
         seed: int = 0,
         index: object | None = None,
     ) -> None:
@@ -322,6 +323,7 @@ class IVFIndex(_FaissIndex):
             index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(seed)
             sample = self.vectors
+            train_size = int(train_size or 40 * nlist)
             if self.size > train_size:
                 sample = self.vectors[np.sort(rng.choice(self.size, train_size, replace=False))]
             index.train(sample)

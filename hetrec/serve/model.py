@@ -131,6 +131,9 @@ class ServingModel:
                 )
         self.users = artifact.idmaps[self.user_type]
         self.items = artifact.idmaps[self.item_type]
+        # hash indexes for one-id lookups (IdMap.to_internal builds an Index per call: fine for batches, slow per id)
+        self._user_index = pd.Index(self.users.raw_ids)
+        self._item_index = pd.Index(self.items.raw_ids)
         self.item_emb = artifact.embeddings[self.item_type].detach().cpu().float().numpy()
         self.user_emb = artifact.embeddings[self.user_type].detach().cpu().float().numpy()
         self.item_unit = _unit(self.item_emb)
@@ -173,13 +176,16 @@ class ServingModel:
     def _distmult_relation(self) -> np.ndarray:
         state = self.artifact.model_state or {}
         d = self.item_emb.shape[1]
-        cands = [(k, v) for k, v in state.items() if k.startswith("scorer.")]
-        named = [(k, v) for k, v in cands if self.event in k and v.numel() == d]
-        pick = named or [(k, v) for k, v in cands if v.numel() == d]
+        exact = f"objective.scorers.{self.event}.relation"  # what hetrec-train's LinkPredictionModel saves
+        if exact in state and state[exact].numel() == d:
+            return state[exact].detach().float().reshape(-1).numpy()
+        cands = [(k, v) for k, v in state.items() if k.startswith(("scorer.", "objective.")) and v.numel() == d]
+        named = [(k, v) for k, v in cands if self.event in k]
+        pick = named or cands
         if len(pick) != 1:
             raise ValueError(
-                f"scorer is distmult but model.pt has {len(pick)} candidate relation vectors of size {d} among "
-                f"{[k for k, _ in cands]}; save the target relation's diagonal as 'scorer.<...>{self.event}...'"
+                f"scorer is distmult but model.pt has {len(pick)} candidate relation vectors of size {d} "
+                f"({[k for k, _ in pick]}); expected '{exact}' holding the target relation's diagonal"
             )
         return pick[0][1].detach().float().reshape(-1).numpy()
 
@@ -272,14 +278,16 @@ class ServingModel:
         return k
 
     def _item(self, raw: object) -> int:
-        idx = self.items.to_internal([raw], missing="ignore")[0]
-        if idx < 0:
-            raise UnknownIdError("item", raw, len(self.items))
-        return int(idx)
+        try:
+            return int(self._item_index.get_loc(str(raw)))
+        except KeyError:
+            raise UnknownIdError("item", raw, len(self.items)) from None
 
     def _user(self, raw: object) -> int | None:
-        idx = self.users.to_internal([raw], missing="ignore")[0]
-        return None if idx < 0 else int(idx)
+        try:
+            return int(self._user_index.get_loc(str(raw)))
+        except KeyError:
+            return None
 
     def _label(self, i: int) -> str:
         raw = self.items.raw_ids[i]

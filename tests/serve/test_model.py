@@ -216,7 +216,7 @@ def test_distmult_and_cosine_scorers(tmp_path):
     assert len(res["items"]) == 3 and all(-1.0001 <= r["score"] <= 1.0001 for r in res["items"])
     art = Artifact.load(run / "artifact")
     art.meta["scorer"] = "distmult"
-    art.model_state["scorer.rel_purchases"] = torch.full((8,), 2.0)
+    art.model_state["objective.scorers.purchases.relation"] = torch.full((8,), 2.0)
     m2 = ServingModel(art)
     res2 = m2.recommend(user="u03", k=3)
     u = art.embeddings["user"][3].numpy()
@@ -224,7 +224,7 @@ def test_distmult_and_cosine_scorers(tmp_path):
     assert res2["items"][0]["score"] == pytest.approx(
         max(s for j, s in enumerate(scores) if f"i{j:02d}" not in history_of(3)), rel=1e-4
     )
-    del art.model_state["scorer.rel_purchases"]
+    del art.model_state["objective.scorers.purchases.relation"]
     with pytest.raises(ValueError, match="distmult"):
         ServingModel(art)
 
