@@ -32,7 +32,7 @@ def _common(p: argparse.ArgumentParser, k: bool = True) -> None:
         p.add_argument("-k", type=_k, default=10, help="number of results (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"],
-                   help="retrieval index (default auto: exact for small catalogues, HNSW for large)")
+                   help="retrieval index (default auto: exact below 50,000 items, IVF above)")
 
 
 def _filters(p: argparse.ArgumentParser) -> None:

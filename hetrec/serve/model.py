@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import torch
 
 from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
-from hetrec.serve.index import BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index
+from hetrec.serve.index import AUTO_ANN, BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index
 from hetrec.train.artifact import Artifact
 
 __all__ = ["ServingModel", "Recommender", "resolve_artifact_dir", "EVENT_VERBS"]
@@ -87,8 +87,8 @@ class ServingModel:
     Args:
         artifact: the loaded :class:`~hetrec.train.artifact.Artifact`.
         index: retrieval index, ``auto`` | ``exact`` | ``hnsw`` | ``ivf``. Default ``auto`` (exact below
-            ``auto_threshold`` items, HNSW above).
-        auto_threshold: catalogue size at which ``auto`` switches to HNSW. Default 50,000.
+            ``auto_threshold`` items, IVF above; see :data:`hetrec.serve.index.AUTO_ANN`).
+        auto_threshold: catalogue size at which ``auto`` switches to the ANN index. Default 50,000.
         index_options: options of the ANN index (``m``, ``ef_construction``, ``ef_search``; ``nlist``, ``nprobe``).
         cache_dir: folder where built ANN indexes are cached (file name = index kind, options and a hash of the
             vectors, so a stale index is never reused). Default none (``load`` uses ``<artifact>/index_cache``).
@@ -251,7 +251,7 @@ class ServingModel:
                 cache = None
                 kind = self.index_kind
                 if kind == "auto":
-                    kind = "exact" if len(vec) < self.auto_threshold else "hnsw"
+                    kind = "exact" if len(vec) < self.auto_threshold else AUTO_ANN
                 if self.cache_dir is not None and kind != "exact":
                     h = hashlib.sha1(np.ascontiguousarray(vec).view(np.uint8)).hexdigest()[:16]
                     build = {**BUILD_DEFAULTS[kind], **self.index_options}

@@ -66,7 +66,7 @@ def test_filters_and_k_edges(vectors, kind):
 
 def test_auto_switches_at_threshold(vectors):
     assert build_index(vectors, kind="auto", auto_threshold=len(vectors) + 1).kind == "exact"
-    assert build_index(vectors, kind="auto", auto_threshold=len(vectors), m=8).kind == "hnsw"
+    assert build_index(vectors, kind="auto", auto_threshold=len(vectors), nlist=16).kind == "ivf"
     with pytest.raises(ValueError, match="unknown index kind 'annoy'"):
         build_index(vectors, kind="annoy")
 
