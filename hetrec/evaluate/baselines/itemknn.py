@@ -20,7 +20,7 @@ class ItemKNN(Recommender):
     Args:
         k: neighbours kept per item (default 100).
         shrink: similarity shrinkage term added to the norm product (default 0.0).
-        block_items: items whose similarity column is computed at once (bounds memory; default 2048).
+        block_items: items whose similarity column is computed at once (bounds memory: about 4 * num_items * block_items bytes; default 1024).
 
     Shapes:
         score(users [n]) -> [n, num_items]; item_scores(items [n]) -> [n, num_items]
@@ -28,7 +28,7 @@ class ItemKNN(Recommender):
 
     name = "ItemKNN"
 
-    def __init__(self, k: int = 100, shrink: float = 0.0, block_items: int = 2048) -> None:
+    def __init__(self, k: int = 100, shrink: float = 0.0, block_items: int = 1024) -> None:
         super().__init__()
         if k < 1:
             raise ValueError(f"ItemKNN(k={k}): k must be >= 1; set model.k=100")
@@ -39,14 +39,19 @@ class ItemKNN(Recommender):
         self.x = x
         n = x.shape[1]
         norms = np.sqrt(np.asarray(x.multiply(x).sum(0)).ravel()).astype(np.float32)
+        inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         xt = x.T.tocsr()
         kk = min(self.k, max(n - 1, 1))
         rows, cols, vals = [], [], []
         for s in range(0, n, self.block_items):
             e = min(n, s + self.block_items)
-            co = (xt @ x[:, s:e]).toarray()  # [n, e - s] raw co-occurrence counts
-            denom = norms[:, None] * norms[None, s:e] + self.shrink
-            sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0)
+            sim = (xt @ x[:, s:e]).toarray()  # [n, e - s] raw co-occurrence counts, turned into cosine in place
+            if self.shrink == 0.0:
+                sim *= inv[:, None]
+                sim *= inv[None, s:e]
+            else:
+                denom = norms[:, None] * norms[None, s:e] + self.shrink
+                np.divide(sim, denom, out=sim, where=denom > 0)
             sim[np.arange(s, e), np.arange(e - s)] = 0.0  # no self-similarity
             t = torch.from_numpy(sim)
             val, idx = torch.topk(t, kk, dim=0)  # top-k neighbours j of each item i (column)
