@@ -53,8 +53,9 @@ def _as_csr(m: sp.spmatrix | np.ndarray, name: str) -> sp.csr_matrix:
 
 
 def _chunk_rows(num_items: int, chunk_size: int, memory_budget_mb: float) -> int:
-    # The score block (float32), plus topk scratch and the masked copy: about 3 floats per cell in the worst case.
-    per_row = max(1, num_items) * 4 * 3
+    # The float32 score block plus, in the worst case, a masked copy of it (torch.topk's scratch is per row):
+    # 2 floats per cell.
+    per_row = max(1, num_items) * 4 * 2
     by_budget = int(memory_budget_mb * 2**20 // per_row)
     return max(1, min(int(chunk_size), by_budget))
 

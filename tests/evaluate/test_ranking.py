@@ -83,7 +83,7 @@ def test_memory_budget_forces_small_chunks_and_same_result():
 
     big = evaluate_ranking(fn, test, train, ks=(5,))
     calls.clear()
-    tiny = evaluate_ranking(fn, test, train, ks=(5,), memory_budget_mb=40 * 4 * 3 * 7 / 2**20)
+    tiny = evaluate_ranking(fn, test, train, ks=(5,), memory_budget_mb=40 * 4 * 2 * 7 / 2**20)
     assert max(calls[1:]) <= 7
     assert big == pytest.approx(tiny)
 
