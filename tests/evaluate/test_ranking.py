@@ -161,3 +161,24 @@ def test_bad_inputs_raise_clear_errors():
         evaluate_ranking(lambda u: torch.zeros(len(u), 5), np.eye(4, 5), None)
     users, per, _ = per_user_metrics(lambda u: torch.rand(len(u), 5), test, None, ks=(2,))
     assert len(users) == 4 and per[""]["recall@2"].shape == (4,)
+
+
+def test_evaluate_split_excludes_train_and_for_test_also_valid():
+    from hetrec.evaluate.ranking import evaluate_split
+
+    from .conftest import random_graphdata
+
+    d = random_graphdata(seed=9)
+    st = torch.from_numpy(np.random.default_rng(9).random((d.num_users, d.num_items)).astype(np.float32))
+    train, valid, test = (d.interaction_matrix(s) for s in ("train", "valid", "test"))
+    both = train + valid
+    both.data[:] = 1.0
+    assert evaluate_split(d, lambda u: st[u], "test", ks=(5,)) == pytest.approx(
+        evaluate_ranking(lambda u: st[u], test, both, ks=(5,), user_activity=np.diff(train.indptr),
+                         item_popularity=train.getnnz(axis=0))
+    )
+    assert evaluate_split(d, lambda u: st[u], "valid", ks=(5,)) == pytest.approx(
+        evaluate_ranking(lambda u: st[u], valid, train, ks=(5,))
+    )
+    with pytest.raises(ValueError, match="'valid' or 'test'"):
+        evaluate_split(d, lambda u: st[u], "train")
