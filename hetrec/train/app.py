@@ -208,6 +208,8 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
         "encoder": metrics["encoder"],
         "target": list(model.objective.target),
         "scorer": model.objective.scorer_name,
+        # DistMult's relation diagonal: score(u, i) = sum(u * relation * i); empty for dot/cosine
+        "scorer_params": {k: v.detach().cpu().tolist() for k, v in model.objective.scorer.state_dict().items()},
         "canonical_etypes": [list(et) for et in g.canonical_etypes],
         "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
         "feat_dims": feat_dims,
