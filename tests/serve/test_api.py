@@ -91,7 +91,7 @@ def server(tiny_run: Path):
             proc.wait()
 
 
-@pytest.mark.slow  # ~10 s: a fresh process imports torch + DGL before it answers /health
+# a real `hetrec serve` process on 127.0.0.1 (a few seconds: the process imports torch + DGL before /health)
 def test_real_server_answers_every_endpoint(server):
     with httpx.Client(base_url=server, timeout=30) as c:
         h = c.get("/health").json()
