@@ -10,10 +10,18 @@ Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
     error.txt         only when the job failed (then metrics.json has "status": "failed")
 
 Config validation names the override to fix (``train.lr``, ``train.fanouts``, ``evaluate.ks``, ``objective.target``).
+
+``train.refit=true`` (select on validation, then fit on train + validation): after the run selected ``best_epoch`` on
+the validation pairs carved from train, the graph is rebuilt with those pairs merged back (same builder,
+``graph.split.valid_ratio=0``, same seed, same test pairs), a fresh model with the same hyperparameters and the same
+initialisation is trained for ``best_epoch`` epochs without validation (checkpoints in ``refit/``, so a killed refit
+resumes too), and its test metrics and artifact are reported. ``val`` stays the selection run's; ``train_seconds`` is
+the sum of both fits. The test split is never used for any choice.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import platform
@@ -162,6 +170,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     model, feat_dims = build_model(cfg, data)
     tc = OmegaConf.to_container(cfg.train, resolve=True)
     device = resolve_device(tc.pop("device", "auto"))
+    refit = bool(tc.pop("refit", False))
     trainer = Trainer(
         model, data, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
         eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks, **tc,
@@ -170,6 +179,25 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     emb = trainer.embeddings()
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
     val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+    select_seconds = float(summary["train_seconds"])
+    refit_info: dict = {"refit": False}
+    select_split_hash = data.split_hash
+    if refit and trainer.has_valid:
+        data, model, feat_dims, trainer, refit_summary = refit_on_train_and_valid(
+            cfg, data, summary["best_epoch"], tc, device, run_dir / "refit", callbacks
+        )
+        emb = trainer.embeddings()
+        refit_info = {
+            "refit": True,
+            "refit_epochs": refit_summary["epochs"],
+            "select_seconds": round(select_seconds, 3),
+            "refit_seconds": refit_summary["train_seconds"],
+            "refit_split_hash": data.split_hash,
+        }
+        summary = {**summary, "train_seconds": round(select_seconds + float(refit_summary["train_seconds"]), 3)}
+    elif refit:
+        log.warning("train.refit=true but this run has no validation pairs (graph.split.valid_ratio=0?): nothing to "
+                    "merge back, the selection run is reported as is")
     test = trainer.evaluate("test", emb) if has_test else None
     metrics = {
         "status": "ok",
@@ -182,8 +210,9 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         "train_seconds": summary["train_seconds"],
         "total_seconds": round(time.perf_counter() - t_start, 3),
         "resumed_from": summary["resumed_from"],
+        **refit_info,
         "target": list(model.objective.target),
-        "split_hash": data.split_hash,
+        "split_hash": select_split_hash,
         "num_users": data.num_users,
         "num_items": data.num_items,
         "device": str(device),
@@ -195,6 +224,64 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
+
+
+def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwargs: dict, device, run_dir: Path,
+                             callbacks=()):
+    """Final fit on train + validation for the epoch count selected on validation (the "refit" protocol).
+
+    Rebuilds the graph with the same builder and ``graph.split.valid_ratio=0`` (the validation pairs go back into
+    the training graph and targets; the test pairs must stay exactly the same, else it raises), re-seeds so the
+    fresh model starts from the selection run's initialisation, and trains ``best_epoch`` epochs with the same
+    hyperparameters (the LR schedule keeps ``train.max_epochs`` as its horizon, so epoch k sees the same LR as in the
+    selection run). No validation, no early stopping. Checkpoints go to ``run_dir`` so a killed refit resumes.
+
+    Args:
+        cfg: the run's composed config. data: the selection run's ``GraphData`` (its test pairs are checked).
+        best_epoch: epochs to train (the selection run's best epoch, >= 1).
+        train_kwargs: the ``Trainer`` keyword arguments of the selection run (``train.*`` minus device/refit).
+        device: torch device. run_dir: checkpoint/log folder of the refit (e.g. ``<run>/refit``).
+        callbacks: per-epoch callbacks, as for the selection run.
+
+    Returns:
+        ``(refit_data, model, feat_dims, trainer, summary)``.
+    """
+    from hetrec.train.trainer import Trainer, seed_everything
+
+    best_epoch = int(best_epoch)
+    if best_epoch < 1:
+        raise ValueError(f"refit needs the selected epoch count >= 1, got best_epoch={best_epoch}")
+    rcfg = copy.deepcopy(cfg)
+    rcfg.graph.split.valid_ratio = 0.0
+    rdata = load_data(rcfg)
+    old_test, new_test = data.splits.get("test"), rdata.splits.get("test")
+    if old_test is not None and (
+        new_test is None or any(not torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(old_test, new_test))
+    ):
+        raise ValueError(
+            f"train.refit=true: rebuilding the graph with graph.split.valid_ratio=0 changed the test pairs "
+            f"(split strategy {cfg.graph.split.strategy!r} draws test after valid), so the refit would be scored on "
+            f"another test set; use a split whose test part does not depend on valid_ratio (graph.split.strategy="
+            f"given, global_time with graph.split.cut_time) or set train.refit=false"
+        )
+    seed = int(cfg.seed)
+    seed_everything(seed)
+    model, feat_dims = build_model(rcfg, rdata)
+
+    def stop_at_best(trainer, epoch, record):
+        if epoch >= best_epoch and not trainer.stopped:
+            trainer.stopped = True
+            trainer.save_checkpoint()  # a resumed refit must not train past best_epoch
+
+    kw = dict(train_kwargs)
+    kw["max_epochs"] = max(int(kw.get("max_epochs", best_epoch)), best_epoch)
+    trainer = Trainer(
+        model, rdata, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
+        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=[*callbacks, stop_at_best], **kw,
+    )
+    summary = trainer.fit()
+    log.info("refit on train + valid: %d epochs, %.1f s", summary["epochs"], summary["train_seconds"])
+    return rdata, model, feat_dims, trainer, summary
 
 
 def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -> None:

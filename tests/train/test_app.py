@@ -145,3 +145,33 @@ def test_default_run_recovers_planted_complementary_pairs(tmp_path):
         chance = 10 / (n - 1)
         assert hit10 >= min_hit10 and hit10 >= 10 * chance, (overrides, hit10, chance, np.median(ranks))
         assert np.median(ranks) < max_median * n, (overrides, np.median(ranks))
+
+
+def test_refit_trains_best_epoch_on_train_plus_valid_and_resumes(tmp_path):
+    cfg = _cfg(tmp_path, [*TINY, "train.max_epochs=3", "train.refit=true"])
+    run = tmp_path / "run"
+    m = app.train(cfg, run)
+    assert m["refit"] is True and m["refit_epochs"] == m["best_epoch"]
+    assert m["train_seconds"] == pytest.approx(m["select_seconds"] + m["refit_seconds"], abs=2e-3)
+    assert m["refit_split_hash"] != m["split_hash"]
+    refit_log = [json.loads(ln) for ln in (run / "refit" / "train_log.jsonl").read_text().splitlines()]
+    assert len(refit_log) == m["best_epoch"] and all("val" not in r for r in refit_log)
+    # the refit graph holds the validation pairs as training pairs; the test pairs are unchanged
+    sel = app.load_data(cfg)
+    cfg0 = _cfg(tmp_path, [*TINY, "train.max_epochs=3", "train.refit=true", "graph.split.valid_ratio=0"])
+    full = app.load_data(cfg0)
+    n_train, n_valid = (len(sel.splits[s][0]) for s in ("train", "valid"))
+    assert len(full.splits["train"][0]) == n_train + n_valid and len(full.splits.get("valid", ((),))[0]) == 0
+    assert all(torch.equal(a, b) for a, b in zip(sel.splits["test"], full.splits["test"]))
+    # the artifact comes from the refit model: its seen-items matrix includes the validation pairs
+    art = Artifact.load(run / "artifact")
+    assert art.train_matrix.nnz == full.interaction_matrix("train").nnz > sel.interaction_matrix("train").nnz
+    # val is the selection run's; rerunning resumes both fits at their ends with the same test metrics
+    again = app.train(cfg, run)
+    assert again["test"] == m["test"] and again["val"] == m["val"] and again["refit_epochs"] == m["refit_epochs"]
+    assert len((run / "refit" / "train_log.jsonl").read_text().splitlines()) == m["best_epoch"]
+
+
+def test_refit_off_by_default_reports_selection_model(tmp_path):
+    m = app.train(_cfg(tmp_path, TINY), tmp_path / "run")
+    assert m["refit"] is False and not (tmp_path / "run" / "refit").exists()
