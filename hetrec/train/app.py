@@ -31,7 +31,7 @@ import traceback
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hetrec.data.idmap import atomic_write_text
 
@@ -129,13 +129,35 @@ def _run_dir() -> Path:
 
 def load_data(cfg: DictConfig):
     """Instantiate the dataset and the graph builder and build (or load from cache) the ``GraphData``."""
-    from hydra.utils import instantiate
+    from hetrec.evaluate.runner import build_data
 
-    from hetrec.graph.cache import load_or_build
+    return build_data(cfg)
 
-    dataset = instantiate(cfg.dataset)
-    builder = instantiate(cfg.graph)
-    return load_or_build(dataset, builder, cache_dir=cfg.get("cache_dir"))
+
+def is_baseline(cfg: DictConfig) -> bool:
+    """Whether this job runs a classical baseline (``model=baseline/<name>``) instead of the GNN path."""
+    return "model" in cfg and cfg.model is not None and "_target_" in cfg.model
+
+
+def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
+    """Fit and evaluate the baseline ``cfg.model`` on the same data, split and evaluator as the GNNs; write
+    ``metrics.json`` (same shape, ``encoder`` = the baseline's option name) into ``run_dir``."""
+    from hetrec.evaluate.runner import run_baseline
+    from hetrec.train.trainer import seed_everything
+
+    validate_config(cfg)
+    ks = [int(k) for k in cfg.evaluate.ks]
+    job = cfg.copy()
+    with open_dict(job):  # the runner reads top-level ks / model_name
+        job.ks = ks
+        job.model_name = _choice("model", cfg.model)
+    data = load_data(cfg)
+    validate_against_data(cfg, data)
+    seed_everything(int(cfg.seed))
+    metrics = {"status": "ok", **run_baseline(job, data=data)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    return metrics
 
 
 def build_model(cfg: DictConfig, data):
@@ -326,8 +348,11 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
 
 def _print_result(run_dir: Path, metrics: dict) -> None:
     print(f"hetrec-train: outputs in {run_dir}")
-    print(f"  metrics.json, train_log.jsonl, checkpoint.pt, artifact/  (best epoch {metrics['best_epoch']} of "
-          f"{metrics['epochs']}, {metrics['train_seconds']:.1f} s training)")
+    if "model" in metrics:  # a baseline job: metrics.json only
+        print(f"  metrics.json  (baseline {metrics['model']}, {metrics['train_seconds']:.1f} s fit)")
+    else:
+        print(f"  metrics.json, train_log.jsonl, checkpoint.pt, artifact/  (best epoch {metrics['best_epoch']} of "
+              f"{metrics['epochs']}, {metrics['train_seconds']:.1f} s training)")
     split = "test" if "test" in metrics else "val"
     shown = "  ".join(f"{k}={metrics[split].get(k, float('nan')):.4f}" for k in TEST_KEYS)
     print(f"  {split}: {shown}")
@@ -338,7 +363,7 @@ def task(cfg: DictConfig) -> dict | None:
     goes on; in a single run it is raised."""
     run_dir = _run_dir()
     try:
-        metrics = train(cfg, run_dir)
+        metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
     except Exception as e:  # noqa: BLE001
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "error.txt", "".join(traceback.format_exception(e)))
