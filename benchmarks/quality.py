@@ -50,11 +50,21 @@ def run_one(encoder: str, seed: int, workdir: Path, extra: list[str]) -> dict:
         return {"encoder": encoder, "seed": seed, "status": "failed", "wall_seconds": wall}
     return {
         "encoder": encoder, "seed": seed, "status": "ok", "epochs": m["epochs"], "best_epoch": m["best_epoch"],
-        "train_seconds": m["train_seconds"], "wall_seconds": round(wall, 2),
+        "train_seconds": m["train_seconds"], "refit": bool(m.get("refit", False)),
+        "select_seconds": m.get("select_seconds", m["train_seconds"]), "refit_seconds": m.get("refit_seconds", 0.0),
+        "refit_epochs": m.get("refit_epochs"), "wall_seconds": round(wall, 2),
         "val_recall@20": m["val"]["recall@20"], "test_recall@20": m["test"]["recall@20"],
         "test_ndcg@20": m["test"]["ndcg@20"], "test_recall@10": m["test"]["recall@10"],
         "test_ndcg@10": m["test"]["ndcg@10"], "split_hash": m.get("split_hash"),
     }
+
+
+def _load() -> str:
+    """1/5/15-minute load averages (the machine is shared; timings depend on it)."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def ms(xs: list[float]) -> str:
@@ -78,12 +88,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hetrec-quality-") as tmp:
         for enc in encoders:
             for s in seeds:
+                load = _load()
                 r = run_one(enc, s, Path(tmp), args.overrides)
+                r["load_before"] = load
                 rows.append(r)
                 print(json.dumps(r), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cols = ["encoder", "seed", "status", "epochs", "best_epoch", "train_seconds", "wall_seconds", "val_recall@20",
+    cols = ["encoder", "seed", "status", "epochs", "best_epoch", "refit", "refit_epochs", "select_seconds",
+            "refit_seconds", "train_seconds", "wall_seconds", "load_before", "val_recall@20",
             "test_recall@20", "test_ndcg@20", "test_recall@10", "test_ndcg@10", "split_hash"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
@@ -98,10 +111,16 @@ def main() -> int:
         f"Command: `HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/quality.py` "
         f"(each run: `hetrec-train experiment=ml100k_u1_<encoder> seed=<s>`). Commit {_commit()}, "
         f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        "Full-catalogue ranking, training items excluded; model selected on validation Recall@20; test reported once.",
+        "Full-catalogue ranking, training items excluded; the epoch count is selected on validation Recall@20 (10% "
+        "of each user's train pairs); with refit (train.refit=true) a fresh model is then trained for that many epochs "
+        "on train + validation and its test metrics are reported. Train seconds = selection fit + refit (both "
+        "counted). Test is never used for a choice.",
+        f"Load average (1/5/15 min) before the first run: {rows[0].get('load_before', '?') if rows else '?'}, "
+        f"before the last: {rows[-1].get('load_before', '?') if rows else '?'} (2 shared cores; per-run loads in the CSV).",
         "",
-        "| encoder | runs | test Recall@20 | test NDCG@20 | train seconds | best epoch | gap to EASE (R@20) |",
-        "|---|---|---|---|---|---|---|",
+        "| encoder | runs | refit | test Recall@20 | test NDCG@20 | train seconds (select + refit) | best epoch | "
+        "gap to EASE (R@20) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for enc in encoders:
         ok = [r for r in rows if r["encoder"] == enc and r["status"] == "ok"]
@@ -113,8 +132,13 @@ def main() -> int:
             "train_seconds": statistics.mean(secs) if secs else None, "runs": len(ok),
         }
         gap = f"{statistics.mean(rec) - PEERS['EASE'][0]:+.4f}" if rec else "–"
-        lines.append(f"| {enc} | {len(ok)}/{len([r for r in rows if r['encoder'] == enc])} | {ms(rec)} | {ms(nd)} | "
-                     f"{ms(secs).replace(' ± ', ' ± ')} | {ms([float(r['best_epoch']) for r in ok])} | {gap} |")
+        refit = "yes" if ok and all(r["refit"] for r in ok) else ("no" if not any(r["refit"] for r in ok) else "mixed")
+        sel = statistics.mean([r["select_seconds"] for r in ok]) if ok else 0.0
+        ref = statistics.mean([r["refit_seconds"] for r in ok]) if ok else 0.0
+        summary[enc]["refit"] = refit
+        lines.append(f"| {enc} | {len(ok)}/{len([r for r in rows if r['encoder'] == enc])} | {refit} | {ms(rec)} | "
+                     f"{ms(nd)} | {ms(secs)} ({sel:.1f} + {ref:.1f}) | "
+                     f"{statistics.mean([float(r['best_epoch']) for r in ok]) if ok else float('nan'):.1f} | {gap} |")
     lines += ["", "Peers on this machine (../shared/PEERS.md, picked on test):", "",
               "| peer | Recall@20 | NDCG@20 |", "|---|---|---|"]
     lines += [f"| {k} | {v[0]:.4f} | {v[1]:.4f} |" for k, v in PEERS.items()]
