@@ -93,3 +93,36 @@ def test_installed_plugin_is_registered():
     info = registry.available_encoders()["lightgcn"]
     assert info.package == "hetrec-lightgcn" and info.config.endswith("hetrec_lightgcn/conf/encoder/lightgcn.yaml")
     assert registry.get_encoder_class("lightgcn") is LightGCN
+
+
+@pytest.mark.parametrize("relations", [None, ["clicks"]])
+def test_full_graph_operator_matches_per_relation_path_with_gradients(relations):
+    """The cached full-graph operator (and its custom backward) gives the per-relation path's outputs and input
+    gradients; with only ``clicks`` users receive nothing, so the per-relation path runs (operator is None)."""
+    gen = torch.Generator().manual_seed(0)
+    g = dgl.heterograph(
+        {
+            ("user", "clicks", "item"): (torch.randint(50, (300,), generator=gen), torch.randint(70, (300,), generator=gen)),
+            ("item", "rev_clicks", "user"): (torch.randint(70, (300,), generator=gen), torch.randint(50, (300,), generator=gen)),
+            ("item", "in", "cat"): (torch.arange(70), torch.randint(5, (70,), generator=gen)),
+        },
+        num_nodes_dict={"user": 55, "item": 72, "cat": 5},
+    )
+    enc = LightGCN(g.canonical_etypes, {nt: 8 for nt in g.ntypes}, num_layers=3, relations=relations)
+    x = {nt: torch.randn(g.num_nodes(nt), 8, generator=gen, dtype=torch.float64).requires_grad_() for nt in g.ntypes}
+    w = {nt: torch.randn(g.num_nodes(nt), 8, generator=gen, dtype=torch.float64) for nt in g.ntypes}
+
+    def run():
+        out = enc(g, x)
+        grads = torch.autograd.grad(sum((out[nt] * w[nt]).sum() for nt in out), [x[nt] for nt in g.ntypes])
+        return out, grads
+
+    fast, fast_grads = run()
+    assert (enc._operator(g) is None) == (relations is not None)
+    enc._propagate_full = lambda graph, h: None  # force the per-relation path
+    slow, slow_grads = run()
+    assert sorted(fast) == sorted(slow)
+    for nt in fast:
+        torch.testing.assert_close(fast[nt], slow[nt])
+    for a, b in zip(fast_grads, slow_grads):
+        torch.testing.assert_close(a, b)

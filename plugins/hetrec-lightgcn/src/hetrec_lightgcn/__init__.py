@@ -61,7 +61,9 @@ class LightGCN(Encoder):
     their reverses) a node's degree counts both. Propagation is DGL's ``multi_update_all`` with
     ``fn.copy_u``/``fn.sum`` between the two halves of the precomputed symmetric normalisation (sources scaled by
     ``deg^-1/2`` before, destinations after: the same as an edge weight ``1/sqrt(deg(u) deg(v))``, several times
-    faster on CPU than ``fn.u_mul_e``).
+    faster on CPU than ``fn.u_mul_e``). On a full graph whose propagated node types all receive a chosen relation,
+    the layers run instead through one cached homogeneous operator and a custom autograd function (same arithmetic,
+    no per-step normalisation, no stored per-layer intermediates; ~1.5x faster per training step on Gowalla).
 
     Node types outside the chosen relations (e.g. categories) are returned as their layer-0 representation. With
     ``embed_dim=None`` the output size is the input size (every node type must have the same one); otherwise each
