@@ -169,6 +169,53 @@ def test_mf_bpr_learns_block_structure():
     assert (own > other).float().mean() > 0.9
 
 
+def test_deepwalk_user_scores_follow_walk_cooccurrence():
+    """DeepWalk's user->item scores rank items like the exact 3-step walk probability P^3[u, i].
+
+    Item popularity is skewed, so a score that drops popularity (cosine of input embeddings: Spearman ~0.08, bare
+    dot product of input and context vectors: ~0.5) or reads the item columns at a wrong node offset (~0.35) fails;
+    the skip-gram log-probability reaches ~0.8.
+    """
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    nu, ni = 80, 50  # unequal, so a user/item offset mix-up in the homogeneous view misaligns the columns
+    pop = 1.0 / np.arange(1, ni + 1) ** 0.8
+    u, i = [], []
+    for user in range(nu):
+        u += [user] * 8
+        i += rng.choice(ni, 8, replace=False, p=pop / pop.sum()).tolist()
+    u, i = np.array(u), np.array(i)
+    d = graphdata_from_pairs((u, i), nu, ni)
+    model = DeepWalk(dim=16, walks_per_node=20, walk_length=10, window=3, epochs=3, lr=0.01, batch_size=2048).fit(d)
+    a, off = homogeneous_adjacency(d)
+    p = (sp.diags(1.0 / np.asarray(a.sum(1)).ravel()) @ a).toarray()
+    ref = (p @ p @ p)[off["user"] : off["user"] + nu, off["item"] : off["item"] + ni]
+    seen = np.zeros((nu, ni), bool)
+    seen[u, i] = True
+    s = model.score(torch.arange(nu)).numpy()
+    rho = np.mean([spearmanr(s[k][~seen[k]], ref[k][~seen[k]])[0] for k in range(nu)])
+    assert rho > 0.7, f"mean Spearman of DeepWalk scores vs P^3 = {rho:.3f}"
+
+
+def test_deepwalk_recommends_own_community_items():
+    """Two planted communities of unequal size: every user's top unseen items come from the user's own community."""
+    rng = np.random.default_rng(1)
+    u, i = [], []
+    for user in range(30):
+        own = np.arange(8) if user % 3 == 0 else np.arange(8, 25)  # items 0-7 vs 8-24, users 1/3 vs 2/3
+        pick = rng.choice(own, 5, replace=False)
+        u += [user] * 5
+        i += pick.tolist()
+    d = graphdata_from_pairs((np.array(u), np.array(i)), 30, 25)
+    model = DeepWalk(dim=16, walks_per_node=20, walk_length=8, window=3, epochs=3, lr=0.01, batch_size=2048).fit(d)
+    s = model.score(torch.arange(30))
+    s[torch.tensor(u), torch.tensor(i)] = -float("inf")
+    top = s.topk(3, dim=1).indices
+    own = torch.stack([(top[k] < 8) if k % 3 == 0 else (top[k] >= 8) for k in range(30)])
+    assert own.float().mean() >= 0.95, f"share of top-3 items from the user's own community: {own.float().mean():.2f}"
+
+
 def test_deepwalk_embeds_communities():
     rng = np.random.default_rng(0)
     u, i = [], []
