@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from hetrec._dgl import dgl
+from hetrec.data.datasets.base import plain_config
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
 from hetrec.graph.co_bought import CO_BOUGHT_KEYS, basket_matrix, co_occurrence
@@ -72,20 +73,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _plain(v: Any) -> Any:
-    """OmegaConf containers (from Hydra) -> plain Python containers."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(v, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(v, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
-
-
 def _section(name: str, given: Any) -> dict[str, Any]:
     """Merge a config section over its defaults; unknown keys are an error naming the valid ones."""
     base = copy.deepcopy(DEFAULTS[name])
@@ -94,7 +81,7 @@ def _section(name: str, given: Any) -> dict[str, Any]:
     if isinstance(given, bool) and "enabled" in base:  # `graph.categories=false` shorthand
         base["enabled"] = given
         return base
-    given = _plain(given)
+    given = plain_config(given)
     if not isinstance(given, Mapping):
         raise ValueError(f"graph.{name} must be a mapping of options ({', '.join(base)}), got {given!r}")
     unknown = sorted(set(given) - set(base))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -104,31 +104,6 @@ class GCN(LayeredEncoder):
     """
 
     sampled_equals_full = False
-
-    def __init__(
-        self,
-        etypes: Iterable[CanonicalEType],
-        in_dims: Mapping[str, int],
-        *,
-        num_layers: int = 2,
-        hidden_dim: int = 64,
-        out_dim: int = 64,
-        dropout: float = 0.0,
-        activation: str | None = "relu",
-        layer_norm: bool = False,
-        residual: bool = False,
-    ) -> None:
-        super().__init__(
-            etypes,
-            in_dims,
-            num_layers=num_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            dropout=dropout,
-            activation=activation,
-            layer_norm=layer_norm,
-            residual=residual,
-        )
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
         return _GCNLayer(self.etypes, in_dims, out_dim)

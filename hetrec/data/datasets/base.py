@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from hetrec.data.shop import ShopData
@@ -51,7 +52,7 @@ class Dataset:
         self.root = Path(root if root is not None else default_root())
         if target is not None:
             self.target = target
-        self._config = {k: _plain(v) for k, v in config.items()}
+        self._config = {k: plain_config(v) for k, v in config.items()}
 
     def config(self) -> dict[str, object]:
         """The configuration that determines the output (without ``root``, which only says where files are)."""
@@ -86,8 +87,9 @@ class Dataset:
         return f"{type(self).__name__}(root={str(self.root)!r}, target={self.target!r}{', ' if args else ''}{args})"
 
 
-def _plain(v: object) -> object:
-    """OmegaConf containers (from Hydra) -> plain dicts/lists, so configs hash and pickle simply."""
+def plain_config(v: object) -> object:
+    """OmegaConf containers (from Hydra), mappings and tuples -> plain dicts/lists, so configs hash, compare
+    and pickle simply."""
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -95,6 +97,8 @@ def _plain(v: object) -> object:
             return OmegaConf.to_container(v, resolve=True)
     except ImportError:  # pragma: no cover
         pass
-    if isinstance(v, tuple):
-        return list(v)
+    if isinstance(v, Mapping):
+        return {k: plain_config(x) for k, x in v.items()}
+    if isinstance(v, (tuple, list)):
+        return [plain_config(x) for x in v]
     return v
