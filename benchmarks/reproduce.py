@@ -1,20 +1,24 @@
 """Reproduce the result tables: datasets x models x seeds -> benchmarks/results/<table>.{md,csv,png}.
 
-Every row is one run of ``python -m hetrec.evaluate.runner`` in its own process (so wall time and peak memory are
-that row's own), writing ``<runs>/<table>/<row>-s<seed>/metrics.json``. Hyperparameters are NOT repeated here: each
-row names a config option (``model=baseline/itemknn``) plus, where a table needs it, a split override. GNN rows are
-added from training run directories (``--extra-runs 'outputs/**/metrics.json'``, written by ``hetrec-train``).
+A table is a short list of Hydra multiruns of ``hetrec-train`` (``python -m hetrec.train.app -m ...``): baselines
+(``model=baseline/<name>``) and GNNs (``experiment=<name>`` or ``encoder=<name>``) run through the same app, data,
+split and evaluator, each sweep over ``seed=<seeds>``. Hyperparameters are NOT repeated here: a sweep names config
+options plus, where a table needs it, a split override. Each sweep writes ``<runs>/<table>/<sweep>/<job>/metrics.json``
+(with its own wall time and peak memory: ``hetrec.evaluate.runner.run_facts``) and Hydra's ``summary.md``; it runs
+into ``<sweep>.partial`` and replaces the previous results only when it finished.
 
     HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/reproduce.py --tables ml-100k-u1 groceries gowalla \
-        [--seeds 0 1 2] [--extra-runs 'multirun/**/metrics.json'] [--only-table]
+        [--seeds 0 1 2] [--sweeps baselines gnn] [--only-table]
 
 Tables:
-  ml-100k-u1  all baselines; the given u1 split with 10% of u1.base carved out per user for validation (the protocol:
-              select on valid), plus "full train" rows trained on all of u1.base as PEERS.md's peers were.
-  gowalla     baselines that fit this machine (MostPop, ItemKNN, MF-BPR with a small epoch budget) and the LightGCN
-              paper's published row, marked as published.
+  ml-100k-u1  all baselines and all encoders on the given u1 split with 10% of u1.base carved out per user for
+              validation (the protocol: select on valid; GNNs refit on train + valid, conf/experiment/ml100k_u1_*),
+              plus "full train" baseline rows trained on all of u1.base as PEERS.md's peers were.
+  gowalla     baselines that fit this machine (MostPop, ItemKNN, MF-BPR with a small epoch budget), encoders at a
+              fixed epoch budget, and the LightGCN paper's published row, marked as published.
   groceries   baskets as pseudo-users, 20% of each basket's items held out: basket completion (rank the held-out
-              items given the rest) and held-out co-purchase pairs (rank one item given the other; "pairs" columns).
+              items given the rest) and held-out co-purchase pairs (rank one item given the other; "pairs" columns),
+              association rules beside embedding similarity (MF-BPR, DeepWalk, LightGCN item embeddings).
 
 Last line: JSON {"seconds": total wall time, "peak_rss_gb": max over rows, "tables": {...}}.
 """
@@ -23,53 +27,54 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 ML_U1 = ["dataset=lightgcn", "dataset.name=ml-100k-u1"]
 FULL_TRAIN = ["graph.split.valid_ratio=0"]  # PEERS.md protocol: train on all of u1.base, no validation carve-out
-GOWALLA = ["dataset=lightgcn", "dataset.name=gowalla-lightgcn", "graph.split.valid_ratio=0", "graph.features.enabled=false"]
+GOWALLA = ["dataset=lightgcn", "dataset.name=gowalla-lightgcn", "graph.split.valid_ratio=0",
+           "graph.features.enabled=false"]
 GROCERIES = ["dataset=baskets", "graph.split.strategy=random", "graph.split.valid_ratio=0.0",
-             "graph.split.test_ratio=0.2", "associations=true"]
+             "graph.split.test_ratio=0.2", "evaluate.associations=true"]
 
-# (row label, runner overrides). Model hyperparameters live in conf/model/baseline/<name>.yaml.
-TABLES: dict[str, list[tuple[str, list[str]]]] = {
+
+def _models(*names: str) -> str:
+    return "model=" + ",".join(f"baseline/{n}" for n in names)
+
+
+# table -> [(sweep name, row-label suffix, hetrec-train overrides)]; each is one `hetrec-train -m` (plus seeds).
+TABLES: dict[str, list[tuple[str, str, list[str]]]] = {
     "ml-100k-u1": [
-        ("MostPop", ML_U1 + ["model=baseline/mostpop"]),
-        ("ItemKNN", ML_U1 + ["model=baseline/itemknn"]),
-        ("EASE", ML_U1 + ["model=baseline/ease"]),
-        ("MF-BPR", ML_U1 + ["model=baseline/mf_bpr"]),
-        ("AssocRules", ML_U1 + ["model=baseline/assoc_rules"]),
-        ("PPR", ML_U1 + ["model=baseline/ppr"]),
-        ("DeepWalk", ML_U1 + ["model=baseline/deepwalk"]),
-        ("MostPop (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/mostpop"]),
-        ("ItemKNN (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/itemknn"]),
-        ("EASE (full train)", ML_U1 + FULL_TRAIN + ["model=baseline/ease"]),
+        ("baselines", "", ML_U1 + [_models("mostpop", "itemknn", "ease", "mf_bpr", "assoc_rules", "ppr", "deepwalk")]),
+        ("baselines-full-train", "full train", ML_U1 + FULL_TRAIN + [_models("mostpop", "itemknn", "ease")]),
+        ("gnn", "", ["experiment=ml100k_u1_lightgcn,ml100k_u1_gcn,ml100k_u1_rgcn,ml100k_u1_sage"]),
     ],
     "gowalla": [
-        ("MostPop", GOWALLA + ["model=baseline/mostpop"]),
-        ("ItemKNN", GOWALLA + ["model=baseline/itemknn"]),
-        ("MF-BPR (5 epochs)", GOWALLA + ["model=baseline/mf_bpr", "model.epochs=5", "model.batch_size=16384"]),
+        ("baselines", "", GOWALLA + [_models("mostpop", "itemknn")]),
+        ("mf-bpr", "5 epochs", GOWALLA + [_models("mf_bpr"), "model.epochs=5", "model.batch_size=16384"]),
+        ("lightgcn", "5 epochs", ["experiment=gowalla_lightgcn"]),
+        ("sage", "minibatch, 5 epochs", GOWALLA + ["encoder=sage", "train=minibatch", "train.max_epochs=5"]),
     ],
     "groceries": [
-        ("AssocRules (confidence)", GROCERIES + ["model=baseline/assoc_rules"]),
-        ("AssocRules (lift)", GROCERIES + ["model=baseline/assoc_rules", "model.metric=lift"]),
-        ("ItemKNN", GROCERIES + ["model=baseline/itemknn"]),
-        ("EASE", GROCERIES + ["model=baseline/ease"]),
-        ("MF-BPR (item embeddings)", GROCERIES + ["model=baseline/mf_bpr"]),
-        ("DeepWalk (item embeddings)", GROCERIES + ["model=baseline/deepwalk"]),
-        ("PPR", GROCERIES + ["model=baseline/ppr"]),
-        ("MostPop", GROCERIES + ["model=baseline/mostpop"]),
+        ("assoc-rules", "", GROCERIES + [_models("assoc_rules"), "model.metric=confidence,lift"]),
+        ("baselines", "", GROCERIES + [_models("itemknn", "ease", "mf_bpr", "deepwalk", "ppr", "mostpop")]),
+        ("lightgcn", "item embeddings", GROCERIES + ["encoder=lightgcn", "objective=softmax", "train.max_epochs=20"]),
     ],
 }
+NAMES = {"baseline/mostpop": "MostPop", "baseline/itemknn": "ItemKNN", "baseline/ease": "EASE",
+         "baseline/mf_bpr": "MF-BPR", "baseline/assoc_rules": "AssocRules", "baseline/ppr": "PPR",
+         "baseline/deepwalk": "DeepWalk"}
+_NOT_IN_LABEL = {"seed", "model", "experiment", "encoder"}
 
 # Figures measured or published elsewhere, shown beside ours and marked by source (never mixed into our rows).
 REFERENCE = {
@@ -78,6 +83,7 @@ REFERENCE = {
         ("ItemKNN k=100 (PEERS.md)", "peer", {"recall@20": 0.2697, "ndcg@20": 0.4779}),
         ("MostPopular (PEERS.md)", "peer", {"recall@20": 0.1487, "ndcg@20": 0.3006}),
         ("RecBole BPR (PEERS.md)", "peer", {"recall@20": 0.2761, "ndcg@20": 0.4958}),
+        ("PyG LightGCN (PEERS.md)", "peer", {"recall@20": 0.2928, "ndcg@20": 0.5175}),
     ],
     "gowalla": [
         ("LightGCN (He et al., SIGIR 2020), published", "published", {"recall@20": 0.1830, "ndcg@20": 0.1554}),
@@ -86,34 +92,51 @@ REFERENCE = {
     ],
     "groceries": [],
 }
-DATASET_OF = {"ml-100k-u1": "ml-100k-u1", "gowalla": "gowalla-lightgcn", "groceries": "groceries"}
 METRICS = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20"]
 COLUMNS = (["table", "model", "source", "seed", "dataset", "split_hash"] + [f"test_{m}" for m in METRICS]
            + ["val_recall@20", "val_ndcg@20", "pairs_recall@20", "pairs_ndcg@20", "pairs_hit@20",
-              "train_seconds", "eval_seconds", "wall_seconds", "peak_rss_gb", "commit", "hardware", "config"])
+              "train_seconds", "eval_seconds", "wall_seconds", "peak_rss_gb", "commit", "hardware", "config",
+              "overrides"])
 
 
-def run_row(table: str, label: str, overrides: list[str], seed: int, runs: Path, timeout: float) -> dict | None:
-    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
-    out = runs / table / f"{slug}-s{seed}"
-    cmd = [sys.executable, "-m", "hetrec.evaluate.runner", *overrides, f"seed={seed}", f"out={out}"]
-    print(f"[{table}] {label} seed={seed}: {' '.join(cmd[2:])}", flush=True)
-    t = time.perf_counter()
+def run_sweep(sweep_dir: Path, overrides: list[str], seeds: list[int], timeout: float) -> bool:
+    """One ``hetrec-train -m`` into ``<sweep_dir>.partial``, renamed to ``sweep_dir`` when it finished."""
+    partial = sweep_dir.with_name(sweep_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    cmd = [sys.executable, "-m", "hetrec.train.app", "-m", *overrides, "seed=" + ",".join(map(str, seeds)),
+           "train.progress=false", f"hydra.sweep.dir={partial}"]
+    print(f"  hetrec-train -m {' '.join(cmd[4:-1])}", flush=True)
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        print(f"  timed out after {timeout:.0f} s; row skipped", flush=True)
-        return None
+        print(f"  timed out after {timeout:.0f} s; the previous results of this sweep are kept", flush=True)
+        return False
     if proc.returncode != 0:
-        print(f"  failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", flush=True)
-        return None
-    m = json.loads((out / "metrics.json").read_text())
-    m["row_label"] = label
-    m["subprocess_seconds"] = round(time.perf_counter() - t, 3)
-    print(f"  test recall@20={m.get('test', {}).get('recall@20', float('nan')):.4f} "
-          f"ndcg@20={m.get('test', {}).get('ndcg@20', float('nan')):.4f} "
-          f"wall={m['wall_seconds']:.1f}s rss={m['peak_rss_gb']:.2f}GB", flush=True)
-    return m
+        print(f"  failed (exit {proc.returncode}); the previous results are kept:\n{proc.stderr[-2000:]}", flush=True)
+        return False
+    shutil.rmtree(sweep_dir, ignore_errors=True)
+    partial.rename(sweep_dir)
+    return True
+
+
+def sweep_jobs(table: str, sweep: str, suffix: str, overrides: list[str], sweep_dir: Path) -> list[dict]:
+    """The jobs of a finished sweep as metrics dicts with a row label: the model's name, the sweep's suffix and the
+    overrides that vary inside the sweep (other than seed and the model choice)."""
+    varied = {o.split("=", 1)[0] for o in overrides if "," in o.split("=", 1)[-1]} - _NOT_IN_LABEL
+    jobs = []
+    for mfile in sorted(sweep_dir.glob("*/metrics.json"), key=lambda p: int(p.parent.name)):
+        m = json.loads(mfile.read_text())
+        job_ov = [str(o) for o in yaml.safe_load((mfile.parent / ".hydra" / "overrides.yaml").read_text())]
+        if m.get("status") != "ok":
+            print(f"  [{table}/{sweep}] job {mfile.parent.name} failed: {m.get('error')}", flush=True)
+            continue
+        tags = [suffix] if suffix else []
+        tags += [o for o in job_ov if o.split("=", 1)[0] in varied]
+        name = NAMES.get(m["encoder"], m["encoder"])
+        m["row_label"] = name + (f" ({', '.join(tags)})" if tags else "")
+        m["overrides"] = " ".join(job_ov)
+        jobs.append(m)
+    return jobs
 
 
 def to_row(table: str, m: dict, source: str) -> dict:
@@ -128,27 +151,11 @@ def to_row(table: str, m: dict, source: str) -> dict:
         "wall_seconds": m.get("wall_seconds", m.get("subprocess_seconds", "")),
         "peak_rss_gb": m.get("peak_rss_gb", ""), "commit": m.get("commit", ""), "hardware": m.get("hardware", ""),
         "config": json.dumps(m.get("config", m.get("encoder_config", "")), sort_keys=True),
+        "overrides": m.get("overrides", ""),
     }
     for k in METRICS:
         r[f"test_{k}"] = test.get(k, "")
     return r
-
-
-def extra_rows(table: str, pattern: str) -> list[dict]:
-    """Rows from training run dirs (metrics.json of hetrec-train) whose dataset matches the table."""
-    rows = []
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        try:
-            m = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            print(f"skipping {path}: {e}", flush=True)
-            continue
-        if str(m.get("dataset", "")) != DATASET_OF[table] or "row_label" in m:
-            continue
-        m.setdefault("row_label", f"{m.get('encoder', '?')} ({m.get('epochs', '?')} epochs)")
-        m.setdefault("wall_seconds", m.get("train_seconds", ""))
-        rows.append(to_row(table, m, f"ours (run {Path(path).parent})"))
-    return rows
 
 
 def _fmt(v, nd=4) -> str:
@@ -274,45 +281,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tables", nargs="+", default=["ml-100k-u1", "groceries"], choices=sorted(TABLES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--models", nargs="*", default=None,
-                    help="rerun only rows whose label starts with one of these; other rows are read from their runs")
-    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs"), help="where per-row run dirs go")
-    ap.add_argument("--extra-runs", default=None, help="glob of training metrics.json files to add as rows")
-    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per row")
-    ap.add_argument("--only-table", action="store_true", help="rebuild tables from existing run dirs, run nothing")
+    ap.add_argument("--sweeps", nargs="*", default=None,
+                    help="rerun only these sweeps of each table (names in TABLES); the others are read from their runs")
+    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs"), help="where the sweep folders go")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per sweep")
+    ap.add_argument("--only-table", action="store_true", help="rebuild tables from existing sweep folders, run nothing")
     args = ap.parse_args()
     if not os.environ.get("HETREC_DATA"):
         sys.exit("set HETREC_DATA to the datasets folder, e.g. HETREC_DATA=/work/shared/datasets")
-    command = "HETREC_DATA=... python benchmarks/reproduce.py " + " ".join(sys.argv[1:])
     t0 = time.perf_counter()
     runs = Path(args.runs)
     summary, peak = {}, 0.0
     for table in args.tables:
         t = time.perf_counter()
         rows = []
-        for label, ov in TABLES[table]:
-            selected = not args.models or any(label.startswith(p) for p in args.models)
-            for seed in args.seeds:
-                if args.only_table or not selected:  # rows not rerun keep their last run (if any)
-                    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
-                    p = runs / table / f"{slug}-s{seed}" / "metrics.json"
-                    m = json.loads(p.read_text()) if p.exists() else None
-                    if m is not None:
-                        m["row_label"] = label
-                else:
-                    m = run_row(table, label, ov, seed, runs, args.timeout)
-                if m is not None:
-                    rows.append(to_row(table, m, "ours"))
-                    peak = max(peak, float(m.get("peak_rss_gb", 0.0)))
-        if args.extra_runs:
-            rows += extra_rows(table, args.extra_runs)
+        for sweep, suffix, overrides in TABLES[table]:
+            sweep_dir = runs / table / sweep
+            if not args.only_table and (args.sweeps is None or sweep in args.sweeps):
+                print(f"[{table}] sweep {sweep}, seeds {args.seeds}", flush=True)
+                sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+                run_sweep(sweep_dir, overrides, args.seeds, args.timeout)
+            if not sweep_dir.is_dir():
+                print(f"[{table}] sweep {sweep}: no results in {sweep_dir}", flush=True)
+                continue
+            for m in sweep_jobs(table, sweep, suffix, overrides, sweep_dir):
+                rows.append(to_row(table, m, "ours"))
+                peak = max(peak, float(m.get("peak_rss_gb") or 0.0))
+                print(f"  {m['row_label']} seed={m.get('seed')}: test recall@20="
+                      f"{m.get('test', {}).get('recall@20', float('nan')):.4f} ndcg@20="
+                      f"{m.get('test', {}).get('ndcg@20', float('nan')):.4f} wall={m.get('wall_seconds')}s "
+                      f"rss={m.get('peak_rss_gb')}GB", flush=True)
         secs = time.perf_counter() - t
         row_secs = sum(float(r["wall_seconds"]) for r in rows if isinstance(r.get("wall_seconds"), (int, float)))
-        cmd = command if not (args.only_table or args.models) else (
-            f"HETREC_DATA=... python benchmarks/reproduce.py --tables {table}"
-            + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else "")
-            + (f" --extra-runs '{args.extra_runs}'" if args.extra_runs else "")
-        )
+        seeds = sorted({int(r["seed"]) for r in rows if r.get("seed") != ""})
+        cmd = (f"HETREC_DATA=... python benchmarks/reproduce.py --tables {table} --seeds {' '.join(map(str, seeds))}"
+               f"  (sweeps: {'; '.join('hetrec-train -m ' + ' '.join(ov) for _, _, ov in TABLES[table])})")
         write_table(table, rows, REFERENCE[table], cmd, row_secs)
         summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"], "ndcg@20": r["test_ndcg@20"]}
                           for r in rows}

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import platform
 import sys
 import time
 import traceback
@@ -34,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hetrec.data.idmap import atomic_write_text
+from hetrec.evaluate.runner import evaluate_associations, reset_peak_rss, run_facts
 
 log = logging.getLogger("hetrec.train")
 
@@ -146,10 +146,8 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
     from hetrec.train.trainer import seed_everything
 
     validate_config(cfg)
-    ks = [int(k) for k in cfg.evaluate.ks]
     job = cfg.copy()
-    with open_dict(job):  # the runner reads top-level ks / model_name
-        job.ks = ks
+    with open_dict(job):  # the option name (baseline/ease) names the row
         job.model_name = _choice("model", cfg.model)
     data = load_data(cfg)
     validate_against_data(cfg, data)
@@ -230,7 +228,6 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
         "train_seconds": summary["train_seconds"],
-        "total_seconds": round(time.perf_counter() - t_start, 3),
         "resumed_from": summary["resumed_from"],
         **refit_info,
         "target": list(model.objective.target),
@@ -238,14 +235,23 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         "num_users": data.num_users,
         "num_items": data.num_items,
         "device": str(device),
-        "hardware": f"{platform.machine()} {platform.processor() or ''} torch={torch.__version__}".strip(),
         "val": {k: float(v) for k, v in val.items() if "@" in k},
     }
     if test is not None:
         metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k}
+    if cfg.evaluate.get("associations"):
+        metrics["associations"] = evaluate_associations(data, _cosine_item_scores(emb[data.target[2]]),
+                                                         list(cfg.evaluate.ks))
+    metrics.update(run_facts(t_start))
     save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
+
+
+def _cosine_item_scores(item_emb: torch.Tensor):
+    """Item-item association scores of a GNN: cosine similarity of the learned item embeddings."""
+    items = torch.nn.functional.normalize(item_emb.float(), dim=1)
+    return lambda q: items[torch.as_tensor(q, dtype=torch.long)] @ items.T
 
 
 def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwargs: dict, device, run_dir: Path,
@@ -362,6 +368,7 @@ def task(cfg: DictConfig) -> dict | None:
     """One Hydra job. In a multirun a failure is recorded (error.txt, metrics.json with status failed) and the sweep
     goes on; in a single run it is raised."""
     run_dir = _run_dir()
+    reset_peak_rss()  # jobs of a multirun share this process; each reports its own peak memory
     try:
         metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
     except Exception as e:  # noqa: BLE001

@@ -136,7 +136,6 @@ def test_default_run_recovers_planted_complementary_pairs(tmp_path):
         cfg = _cfg(tmp_path, ["train.progress=false", *overrides])
         run = tmp_path / f"run{len(overrides)}"
         m = app.train(cfg, run)
-        assert m["total_seconds"] < 120
         art = Artifact.load(run / "artifact")
         pairs = instantiate(cfg.dataset).load().planted["complementary_pairs"]
         ranks = partner_ranks(art.embeddings["item"], pairs)
