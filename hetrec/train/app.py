@@ -145,6 +145,7 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
     from hetrec.evaluate.runner import run_baseline
     from hetrec.train.trainer import seed_everything
 
+    t_start = time.perf_counter()
     validate_config(cfg)
     job = cfg.copy()
     with open_dict(job):  # the option name (baseline/ease) names the row
@@ -152,7 +153,7 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
     data = load_data(cfg)
     validate_against_data(cfg, data)
     seed_everything(int(cfg.seed))
-    metrics = {"status": "ok", **run_baseline(job, data=data)}
+    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start)}
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return metrics
