@@ -341,3 +341,13 @@ def test_docs_example_plugin_pip_installed_is_listed_and_trainable(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("trained hetrec_sgc")
+    # and the main job trains it by name, from a folder outside the repository, hetrec untouched
+    train = subprocess.run(
+        [str(Path(sys.executable).with_name("hetrec-train")), "encoder=sgc", "dataset.num_users=120",
+         "dataset.num_items=60", "dataset.num_interactions=4000", "dataset.num_pairs=10", "train.max_epochs=1",
+         "train.progress=false", f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )
+    assert train.returncode == 0, train.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["encoder"] == "sgc" and "recall@20" in metrics["test"]
