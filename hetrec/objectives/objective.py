@@ -74,7 +74,7 @@ def _make_sampler(spec: str | Callable[..., NegativeSampler] | None) -> Negative
         if spec not in SAMPLERS:
             raise ValueError(
                 f"unknown sampler {spec!r}; choose one of {sorted(SAMPLERS)} "
-                f"(objective/sampler=uniform|popularity|in_batch)"
+                f"(objective/sampler=uniform|popularity|in_batch|all)"
             )
         spec = SAMPLERS[spec]
     return spec()
@@ -172,10 +172,14 @@ class LinkObjective(nn.Module):
         dst_ids: torch.Tensor,
         neg_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Loss of one task's batch (unweighted). ``h_neg`` None means in-batch negatives (the other ``h_dst``)."""
+        """Loss of one task's batch (unweighted). ``h_neg`` None means in-batch negatives (the other ``h_dst``); with
+        an all-destinations sampler ``h_neg`` is every destination's embedding ``[N, D]``."""
         sc = self.scorers[task.key]
         pos = sc(h_src, h_dst)
-        if h_neg is None:
+        if task.sampler.all_destinations:
+            neg = sc.all(h_src, h_neg)
+            mask = task.sampler.mask(src_ids, dst_ids).to(neg.device)  # type: ignore[attr-defined]
+        elif h_neg is None:
             neg = sc.all(h_src, h_dst)
             mask = task.sampler.mask(src_ids, dst_ids).to(neg.device)  # type: ignore[attr-defined]
         else:

@@ -1,4 +1,4 @@
-"""Negative samplers for link prediction: uniform, popularity-weighted and in-batch.
+"""Negative samplers for link prediction: uniform, popularity-weighted, in-batch and all destinations.
 
 A sampler is created from config with only its hyperparameters and then :meth:`NegativeSampler.bind` to the data
 (number of destination nodes and the training positives of the relation it serves). With ``exclude_positives=True``
@@ -12,7 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["PositiveLookup", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "SAMPLERS"]
+__all__ = [
+    "PositiveLookup", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "AllSampler",
+    "SAMPLERS",
+]
 
 
 class PositiveLookup:
@@ -65,6 +68,7 @@ class NegativeSampler:
     """
 
     in_batch = False
+    all_destinations = False
     name = "base"
 
     def __init__(self, num_negatives: int = 1, exclude_positives: bool = True, max_tries: int = 10) -> None:
@@ -198,8 +202,57 @@ class InBatchSampler(NegativeSampler):
         return valid
 
 
+class AllSampler(NegativeSampler):
+    """Every destination node is a negative: the softmax loss becomes the full softmax over the catalogue (the
+    cross-entropy of full-ranking training, as RecBole's CE loss), with no sampling noise and, on a catalogue of a few
+    thousand items, cheaper than many sampled negatives: one ``[B, N]`` matrix product instead of gathering
+    ``B x K`` embedding rows. Full-graph training only (mini-batches hold the sampled nodes alone).
+
+    Args:
+        exclude_positives: also mask the source's other training positives (default True); the example's own
+            destination is always masked (it is the positive).
+        max_logits: refuse batches whose ``B x N`` score matrix is larger (default 2**27, 512 MB of float32); lower
+            ``train.batch_size`` or use ``objective/sampler=uniform`` on large catalogues.
+    """
+
+    all_destinations = True
+    name = "all"
+
+    def __init__(self, exclude_positives: bool = True, num_negatives: int = 1, max_tries: int = 0,
+                 max_logits: int = 2**27) -> None:
+        super().__init__(num_negatives=1, exclude_positives=exclude_positives, max_tries=0)
+        self.max_logits = int(max_logits)
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        raise RuntimeError("AllSampler draws no negatives; the loss scores every destination")
+
+    def mask(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """Bool ``[B, N]``: ``mask[i, j]`` is True when destination ``j`` is a valid negative for example ``i``.
+
+        Shapes:
+            src, dst: ``[B]`` (global ids)
+        """
+        if self.lookup is None:
+            raise RuntimeError("AllSampler is not bound to data; call .bind(positives, num_src, num_dst)")
+        src, dst = src.cpu().long(), dst.cpu().long()
+        b = src.numel()
+        if b * self.num_dst > self.max_logits:
+            raise ValueError(
+                f"objective/sampler=all: a batch of {b} x {self.num_dst} destinations exceeds max_logits="
+                f"{self.max_logits}; lower train.batch_size (e.g. train.batch_size={max(1, self.max_logits // self.num_dst)})"
+                f" or use objective/sampler=uniform with objective.sampler.num_negatives on a catalogue this large"
+            )
+        if self.exclude_positives:
+            valid = torch.from_numpy(~self.lookup.csr[src.numpy()].toarray())
+        else:
+            valid = torch.ones(b, self.num_dst, dtype=torch.bool)
+        valid[torch.arange(b), dst] = False
+        return valid
+
+
 SAMPLERS: dict[str, type[NegativeSampler]] = {
     "uniform": UniformSampler,
     "popularity": PopularitySampler,
     "in_batch": InBatchSampler,
+    "all": AllSampler,
 }

@@ -210,6 +210,13 @@ class Trainer:
                 f"set train.fanouts to {num_layers} values (e.g. train.fanouts=[{','.join(['10'] * num_layers)}]) "
                 f"or encoder.num_layers={len(self.fanouts)}"
             )
+        if mode == "minibatch":
+            full_only = [t.etype[1] for t in model.objective.tasks if t.sampler.all_destinations]
+            if full_only:
+                raise ValueError(
+                    f"objective/sampler=all (every destination a negative, relation {full_only[0]}) needs every "
+                    f"node's embedding at each step: use train.mode=full, or objective/sampler=uniform in mini-batches"
+                )
         self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         # fused kernels: one pass over every parameter per step instead of ~10 elementwise ops per tensor; on CPU the
@@ -421,8 +428,9 @@ class Trainer:
                 u, i = task.src[idx], task.dst[idx]
                 st, dt_ = task.etype[0], task.etype[2]
                 ud, id_ = u.to(self.device), i.to(self.device)
-                if task.sampler.in_batch:
-                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], None, u, i)
+                if task.sampler.in_batch or task.sampler.all_destinations:
+                    h_neg = h[dt_] if task.sampler.all_destinations else None
+                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], h_neg, u, i)
                     reg = obj.regularization(x[st][ud], x[dt_][id_])
                 else:
                     neg, mask = task.sampler.sample(u, gen)

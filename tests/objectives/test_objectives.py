@@ -126,6 +126,22 @@ def test_in_batch_mask():
     assert m2[0, 1] and not m2[0, 2]
 
 
+def test_all_sampler_mask_excludes_own_and_other_positives():
+    from hetrec.objectives.samplers import AllSampler
+
+    src = torch.tensor([0, 0, 1, 2])
+    dst = torch.tensor([5, 6, 5, 7])
+    s = AllSampler().bind((src, dst), 3, 8)
+    m = s.mask(torch.tensor([0, 1]), torch.tensor([5, 5]))
+    assert m.shape == (2, 8)
+    assert not m[0, 5] and not m[0, 6] and m[0, 7] and m[0, 0]  # user 0: both positives masked
+    assert not m[1, 5] and m[1, 6]
+    m2 = AllSampler(exclude_positives=False).bind((src, dst), 3, 8).mask(torch.tensor([0]), torch.tensor([5]))
+    assert not m2[0, 5] and m2[0, 6]  # the positive itself is never a negative
+    with pytest.raises(ValueError, match="train.batch_size"):
+        AllSampler(max_logits=10).bind((src, dst), 3, 8).mask(src, dst)
+
+
 def test_sampler_errors():
     with pytest.raises(ValueError, match="objective.sampler.num_negatives"):
         UniformSampler(num_negatives=0)

@@ -10,7 +10,7 @@ import torch
 from conftest import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
-from hetrec.objectives.samplers import InBatchSampler, PopularitySampler, UniformSampler
+from hetrec.objectives.samplers import AllSampler, InBatchSampler, PopularitySampler, UniformSampler
 from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
 from hetrec.train.model import LinkPredictionModel
 from hetrec.train.trainer import Trainer, seed_everything
@@ -19,6 +19,7 @@ SAMPLERS = {
     "uniform": functools.partial(UniformSampler, num_negatives=2),
     "popularity": functools.partial(PopularitySampler, num_negatives=2, alpha=0.75),
     "in_batch": InBatchSampler,
+    "all": AllSampler,
 }
 SCORERS = {"dot": DotScorer, "cosine": CosineScorer, "distmult": DistMultScorer}
 
@@ -45,7 +46,7 @@ def epoch_losses(tmp_path, **kw):
 
 
 @pytest.mark.parametrize("loss", ["bpr", "bce", "softmax"])
-@pytest.mark.parametrize("sampler", ["uniform", "popularity", "in_batch"])
+@pytest.mark.parametrize("sampler", ["uniform", "popularity", "in_batch", "all"])
 def test_every_loss_and_sampler_lowers_the_loss(tmp_path, loss, sampler):
     losses = epoch_losses(tmp_path, loss=loss, sampler=sampler)
     assert len(losses) == 8 and all(torch.isfinite(torch.tensor(losses)))
@@ -62,6 +63,26 @@ def test_scorers_train_with_aux_task(tmp_path, scorer):
 def test_minibatch_mode_lowers_the_loss(tmp_path, sampler):
     losses = epoch_losses(tmp_path, mode="minibatch", sampler=sampler, aux_weight=0.5)
     assert sum(losses[-2:]) < 0.9 * sum(losses[:2]), losses
+
+
+def test_all_destinations_sampler_is_full_graph_only(tmp_path):
+    with pytest.raises(ValueError, match="train.mode=full"):
+        epoch_losses(tmp_path, mode="minibatch", sampler="all")
+
+
+def test_all_destinations_softmax_equals_cross_entropy_over_the_catalogue():
+    """With exclude_positives off, softmax over every destination is the plain cross-entropy of full ranking."""
+    data = toy_graph_data()
+    model = make_model(data, loss="softmax", sampler="all")
+    task = model.objective.tasks[0]
+    task.sampler.exclude_positives = False
+    g = data.graph
+    h = {nt: torch.randn(g.num_nodes(nt), 16) for nt in g.ntypes}
+    u, i = task.src[:10], task.dst[:10]
+    st, dt_ = task.etype[0], task.etype[2]
+    got = model.objective.task_loss(task, h[st][u], h[dt_][i], h[dt_], u, i)
+    logits = h[st][u] @ h[dt_].T / model.objective.temperature
+    assert torch.allclose(got, torch.nn.functional.cross_entropy(logits, i), atol=1e-5)
 
 
 class Killed(RuntimeError):
