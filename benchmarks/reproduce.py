@@ -53,6 +53,7 @@ def _models(*names: str) -> str:
 
 
 # table -> [(sweep name, row-label suffix, hetrec-train overrides)]; each is one `hetrec-train -m` (plus seeds).
+# Settings beyond the data and split live in conf/ (model/baseline/, experiment/), never here.
 TABLES: dict[str, list[tuple[str, str, list[str]]]] = {
     "ml-100k-u1": [
         ("baselines", "", ML_U1 + [_models("mostpop", "itemknn", "ease", "mf_bpr", "assoc_rules", "ppr", "deepwalk")]),
@@ -61,9 +62,9 @@ TABLES: dict[str, list[tuple[str, str, list[str]]]] = {
     ],
     "gowalla": [
         ("baselines", "", GOWALLA + [_models("mostpop", "itemknn")]),
-        ("mf-bpr", "5 epochs", GOWALLA + [_models("mf_bpr"), "model.epochs=5", "model.batch_size=16384"]),
+        ("mf-bpr", "5 epochs", ["experiment=gowalla_mf_bpr"]),
         ("lightgcn", "5 epochs", ["experiment=gowalla_lightgcn"]),
-        ("sage", "minibatch, 5 epochs", GOWALLA + ["encoder=sage", "train=minibatch", "train.max_epochs=5"]),
+        ("sage", "minibatch, 5 epochs", ["experiment=gowalla_sage"]),
     ],
     "groceries": [
         ("assoc-rules", "", GROCERIES + [_models("assoc_rules"), "model.metric=confidence,lift"]),
