@@ -174,3 +174,15 @@ def test_refit_trains_best_epoch_on_train_plus_valid_and_resumes(tmp_path):
 def test_refit_off_by_default_reports_selection_model(tmp_path):
     m = app.train(_cfg(tmp_path, TINY), tmp_path / "run")
     assert m["refit"] is False and not (tmp_path / "run" / "refit").exists()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(app.CONF_DIR) / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_and_validates(tmp_path, name):
+    """Each benchmark setting in conf/experiment/ composes (its overrides name real groups and keys), passes the
+    data-free config checks, and starts with its command line as the first comment."""
+    path = Path(app.CONF_DIR) / "experiment" / f"{name}.yaml"
+    lines = path.read_text().splitlines()
+    assert lines[0] == "# @package _global_" and f"experiment={name}" in lines[1], lines[:2]
+    cfg = _cfg(tmp_path, [f"experiment={name}"])
+    app.validate_config(cfg)
+    assert "_target_" in cfg.dataset and (app.is_baseline(cfg) or "_target_" in cfg.encoder)
