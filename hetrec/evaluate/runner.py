@@ -117,10 +117,12 @@ def evaluate_associations(data: GraphData, item_score_fn, ks) -> dict:
     return evaluate_pairs(item_score_fn, data.interaction_matrix("test"), ks, item_popularity=pop)
 
 
-def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float | None = None) -> dict:
+def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float | None = None,
+                 test_options: dict | None = None) -> dict:
     """Fit the baseline ``cfg.model`` on ``data`` (built from ``cfg`` when ``None``) and evaluate valid and test at
     ``cfg.evaluate.ks``. ``wall_seconds`` counts from ``t_start`` (``time.perf_counter()``; default: now), so a job
-    that loaded ``data`` itself counts the loading as a GNN job does.
+    that loaded ``data`` itself counts the loading as a GNN job does. ``test_options`` go to the test evaluation
+    (``bootstrap``, ``seed``: see :func:`~hetrec.evaluate.ranking.evaluate_ranking`).
 
     Returns:
         metrics dict: ``dataset, encoder (= cfg.model_name, the option name), model, seed, epochs, best_epoch,
@@ -152,7 +154,8 @@ def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float 
     t1 = time.perf_counter()
     for split, key in (("valid", "val"), ("test", "test")):
         if len(data.splits.get(split, ((),))[0]):
-            out[key] = evaluate_split(data, model.score, split, ks)
+            options = (test_options or {}) if key == "test" else {}
+            out[key] = evaluate_split(data, model.score, split, ks, **options)
     if cfg.evaluate.get("associations"):
         try:
             out["associations"] = evaluate_associations(data, model.item_scores, ks)

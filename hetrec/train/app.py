@@ -153,7 +153,7 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
     data = load_data(cfg)
     validate_against_data(cfg, data)
     seed_everything(int(cfg.seed))
-    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start)}
+    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start, test_options=test_eval_options(cfg))}
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return metrics
@@ -219,7 +219,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     elif refit:
         log.warning("train.refit=true but this run has no validation pairs (graph.split.valid_ratio=0?): nothing to "
                     "merge back, the selection run is reported as is")
-    test = trainer.evaluate("test", emb) if has_test else None
+    test = trainer.evaluate("test", emb, **test_eval_options(cfg)) if has_test else None
     metrics = {
         "status": "ok",
         "dataset": data.name or _choice("dataset", cfg.dataset),
@@ -247,6 +247,11 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
+
+
+def test_eval_options(cfg: DictConfig) -> dict:
+    """Options of the test evaluation from ``evaluate``: per-user bootstrap resamples for 95% intervals."""
+    return {"bootstrap": int(cfg.evaluate.get("bootstrap", 0) or 0), "seed": int(cfg.seed)}
 
 
 def _cosine_item_scores(item_emb: torch.Tensor):

@@ -43,6 +43,9 @@ def _job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
         for split in ("val", "test"):
             for k in METRIC_KEYS:
                 row[f"{split}/{k}"] = (m.get(split) or {}).get(k)
+        test = m.get("test") or {}
+        lo, hi = test.get("recall@20_ci_low"), test.get("recall@20_ci_high")
+        row["test/recall@20 95% CI"] = f"[{lo:.4f}, {hi:.4f}]" if lo is not None and hi is not None else None
         row["error"] = m.get("error", "")
         rows.append(row)
     return rows
@@ -93,6 +96,8 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[Path, Path]:
         )
     job_header = ["job", "settings", "seed", "status", "best_epoch", "train_seconds",
                   f"{split}/recall@20", f"{split}/ndcg@20", "error"]
+    if split == "test" and any(r.get("test/recall@20 95% CI") for r in rows):  # evaluate.bootstrap > 0
+        job_header.insert(-1, "test/recall@20 95% CI")
     job_rows = [[r.get(c) for c in job_header] for r in rows]
     md = (
         f"# Sweep summary: {sweep_dir}\n\n## Mean ± std over seeds ({split} split)\n\n"

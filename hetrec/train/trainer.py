@@ -541,7 +541,7 @@ class Trainer:
 
         return fn
 
-    def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+    def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None, **options) -> dict[str, float]:
         """Full-ranking metrics of ``split`` (``valid`` or ``test``) with training (and, for test, valid) items
-        excluded."""
-        return evaluate_split(self.data, self.score_fn(emb), split, self.ks, chunk_size=self.eval_chunk_size)
+        excluded; ``options`` go to :func:`~hetrec.evaluate.ranking.evaluate_ranking` (e.g. ``bootstrap``)."""
+        return evaluate_split(self.data, self.score_fn(emb), split, self.ks, chunk_size=self.eval_chunk_size, **options)

@@ -92,3 +92,22 @@ def test_one_multirun_runs_a_gnn_and_a_baseline_side_by_side(tmp_path):
     assert jobs[0]["split_hash"] == jobs[1]["split_hash"]  # same data and split
     md = (sweep / "summary.md").read_text()
     assert "model=gnn" in md and "model=baseline/mostpop" in md
+
+
+def test_bootstrap_intervals_reach_metrics_and_the_sweep_summary(tmp_path):
+    from hetrec.train.summary import summarize_sweep
+
+    base = ["evaluate.bootstrap=50", "train.max_epochs=1", "train.progress=false", "node_input.dim=8",
+            "encoder.hidden_dim=8", "encoder.out_dim=8"]
+    sweep = tmp_path / "sweep"
+    for n, overrides in enumerate((["model=baseline/mostpop"], [])):
+        cfg = _cfg(tmp_path, base + overrides)
+        run = sweep / str(n)
+        m = app.run_baseline_job(cfg, run) if app.is_baseline(cfg) else app.train(cfg, run)
+        lo, mid, hi = m["test"]["recall@20_ci_low"], m["test"]["recall@20"], m["test"]["recall@20_ci_high"]
+        assert lo <= mid <= hi and hi - lo > 0
+        assert "recall@20_ci_low" not in m["val"]  # only the reported (test) split gets intervals
+        (run / ".hydra").mkdir()
+        (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides + ["seed=0"]))
+    _, md = summarize_sweep(sweep)
+    assert "test/recall@20 95% CI" in md.read_text() and "[0." in md.read_text()
