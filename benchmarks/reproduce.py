@@ -63,7 +63,7 @@ TABLES: dict[str, list[tuple[str, str, list[str]]]] = {
     "gowalla": [
         ("baselines", "", GOWALLA + [_models("mostpop", "itemknn")]),
         ("mf-bpr", "5 epochs", ["experiment=gowalla_mf_bpr"]),
-        ("lightgcn", "5 epochs", ["experiment=gowalla_lightgcn"]),
+        ("lightgcn", "", ["experiment=gowalla_lightgcn", "train.max_epochs=5,20"]),  # two epoch budgets
         ("sage", "minibatch, 5 epochs", ["experiment=gowalla_sage"]),
     ],
     "groceries": [
