@@ -84,18 +84,21 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[Path, Path]:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["settings"], []).append(r)
-    agg_header = ["settings", "runs", "failed"] + [f"{split}/{k}" for k in ("recall@20", "ndcg@20")] + ["train_seconds"]
+    # Validation Recall@20 stands beside the test figures whenever the jobs have it: it is the column to choose
+    # settings by (choosing by the test columns would leak the test split into model selection).
+    metric_cols = [f"{split}/recall@20", f"{split}/ndcg@20"]
+    if split == "test" and any(r.get("val/recall@20") is not None for r in rows):
+        metric_cols.insert(0, "val/recall@20")
+    agg_header = ["settings", "runs", "failed"] + metric_cols + ["train_seconds"]
     agg_rows = []
     for name, rs in groups.items():
         ok = [r for r in rs if r["status"] == "ok"]
         agg_rows.append(
             [name, len(rs), len(rs) - len(ok)]
-            + [_mean_std([float(r[f"{split}/{k}"]) for r in ok if r.get(f"{split}/{k}") is not None])
-               for k in ("recall@20", "ndcg@20")]
+            + [_mean_std([float(r[c]) for r in ok if r.get(c) is not None]) for c in metric_cols]
             + [_mean_std([float(r["train_seconds"]) for r in ok if r.get("train_seconds") is not None])]
         )
-    job_header = ["job", "settings", "seed", "status", "best_epoch", "train_seconds",
-                  f"{split}/recall@20", f"{split}/ndcg@20", "error"]
+    job_header = ["job", "settings", "seed", "status", "best_epoch", "train_seconds", *metric_cols, "error"]
     if split == "test" and any(r.get("test/recall@20 95% CI") for r in rows):  # evaluate.bootstrap > 0
         job_header.insert(-1, "test/recall@20 95% CI")
     job_rows = [[r.get(c) for c in job_header] for r in rows]

@@ -87,12 +87,14 @@ def test_summary_groups_seeds_and_keeps_failed_jobs(tmp_path):
         (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in ov))
         m = {"status": "failed", "error": "ValueError: boom"} if r20 is None else {
             "status": "ok", "seed": int(ov[1][-1]), "epochs": 3, "best_epoch": 2, "train_seconds": 1.0,
-            "val": {"recall@20": r20}, "test": {"recall@20": r20, "ndcg@20": r20 / 2}}
+            "val": {"recall@20": r20 + 0.1}, "test": {"recall@20": r20, "ndcg@20": r20 / 2}}
         (d / "metrics.json").write_text(json.dumps(m))
     csv_path, md_path = summarize_sweep(tmp_path)
     assert len(csv_path.read_text().splitlines()) == 4
     md = md_path.read_text()
-    assert "| encoder=gcn | 2 | 0 | 0.3000 ± 0.1414 |" in md
+    # validation Recall@20 (the column to choose settings by) stands before the test columns
+    assert "| settings | runs | failed | val/recall@20 | test/recall@20 | test/ndcg@20 |" in md
+    assert "| encoder=gcn | 2 | 0 | 0.4000 ± 0.1414 | 0.3000 ± 0.1414 | 0.1500 ± 0.0707 |" in md
     assert "| encoder=sage | 1 | 1 |" in md and "ValueError: boom" in md
 
 
