@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def test_import_hetrec_and_dgl_message_passing():
@@ -33,3 +36,17 @@ def test_fresh_interpreter_can_import_dgl_submodules_after_hetrec():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_repository_top_level_is_the_documented_layout():
+    """DESIGN.md / the Foundation issue: the top level holds exactly these entries (guides live beside what they
+    describe, e.g. the plugin guide in plugins/README.md)."""
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip(f"not a git checkout: {listed.stderr.strip()}")
+    top = {p.split("/", 1)[0] for p in listed.stdout.splitlines()}
+    allowed = {"pyproject.toml", "README.md", "hetrec", "conf", "plugins", "tests", "benchmarks", ".ci", "Makefile",
+               ".gitignore"}
+    assert top <= allowed, f"unexpected top-level entries {sorted(top - allowed)}: move them under one of {sorted(allowed)}"
+    assert {"pyproject.toml", "README.md", "hetrec", "conf", "plugins", "tests", "benchmarks", ".ci"} <= top

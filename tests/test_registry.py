@@ -28,7 +28,7 @@ from hetrec.models.input import NodeInput
 from hetrec.testing import assert_encoder, toy_shop_graph
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "plugins.md"
+DOCS = ROOT / "plugins" / "README.md"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -259,10 +259,10 @@ def test_hydra_error_for_unknown_encoder_lists_installed(tmp_path):
 
 # --------------------------------------------------------------------------- the plugin guide's example
 def docs_files() -> dict[str, str]:
-    """``{relative path: content}`` of every ``<!-- file: PATH -->`` code block in docs/plugins.md."""
+    """``{relative path: content}`` of every ``<!-- file: PATH -->`` code block in plugins/README.md."""
     text = DOCS.read_text()
     found = re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", text, re.S)
-    assert found, "docs/plugins.md lost its <!-- file: ... --> code blocks"
+    assert found, "plugins/README.md lost its <!-- file: ... --> code blocks"
     return dict(found)
 
 
