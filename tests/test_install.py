@@ -50,3 +50,22 @@ def test_repository_top_level_is_the_documented_layout():
                ".gitignore"}
     assert top <= allowed, f"unexpected top-level entries {sorted(top - allowed)}: move them under one of {sorted(allowed)}"
     assert {"pyproject.toml", "README.md", "hetrec", "conf", "plugins", "tests", "benchmarks", ".ci"} <= top
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_dgl_seed_gives_the_main_thread_the_same_stream_whoever_touched_dgl_rng_first():
+    """DGL seeds thread k's engine with seed + k, k in first-come order (a race inside dgl.seed); hetrec._dgl makes
+    the importing thread number 0, so another thread seeding first no longer shifts the main thread's stream."""
+    draw = "dgl.utils.set_num_threads(1); dgl.seed(0); print(dgl.random.choice(10**6, 5).tolist())"
+    reference = _run(f"from hetrec._dgl import dgl\n{draw}")
+    other_thread_first = _run(
+        "import threading\nfrom hetrec._dgl import dgl\n"
+        "t = threading.Thread(target=lambda: (dgl.utils.set_num_threads(1), dgl.seed(7)))\nt.start(); t.join()\n"
+        + draw
+    )
+    assert other_thread_first == reference
