@@ -52,7 +52,9 @@ def main() -> int:
 
     register_configs()
     threads = args.threads or os.cpu_count()
-    base = [f"dataset=lightgcn", f"dataset.name={args.dataset}", "train.progress=false", f"train.num_threads={threads}"]
+    # BPR with one uniform negative: the objective of the PyG LightGCN epoch in PEERS.md (not the app default)
+    base = [f"dataset=lightgcn", f"dataset.name={args.dataset}", "objective=bpr", "train.progress=false",
+            f"train.num_threads={threads}"]
     sage_over = ["encoder=sage", "train=minibatch"]
     if args.fanouts:
         n_layers = len(args.fanouts.split(","))
