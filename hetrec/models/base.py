@@ -7,6 +7,7 @@ full-batch training and inference) and on a list of sampled DGL blocks (mini-bat
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -14,9 +15,13 @@ import torch
 from torch import nn
 
 from hetrec._dgl import dgl
+from dgl import nn as dglnn  # noqa: E402  (after hetrec._dgl)
 from hetrec.types import CanonicalEType
 
-__all__ = ["Encoder", "LayeredEncoder", "RootTerm", "dst_part", "dst_types", "make_activation", "ACTIVATIONS"]
+__all__ = [
+    "Encoder", "LayeredEncoder", "RootTerm", "TypedConv", "dst_part", "dst_types", "make_activation", "ACTIVATIONS",
+    "LAYER_COMBINES", "RELATION_AGGREGATES",
+]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -229,6 +234,93 @@ def dst_part(g: Any, h: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+LAYER_COMBINES = ("last", "mean", "sum", "weighted")
+RELATION_AGGREGATES = ("sum", "mean", "max", "weighted", "attention")
+
+
+class TypedConv(dglnn.HeteroGraphConv):
+    """One module per relation, their outputs combined per destination type (DGL's ``HeteroGraphConv``, plus
+    learned relation weights).
+
+    ``aggregate`` is DGL's ``sum``, ``mean`` or ``max``, or one of two learned combinations, so that a relation that
+    carries no signal for the task can be weighed down instead of drowning the useful ones:
+
+    - ``weighted``: ``h_t = Σ_r softmax_r(a)_r h_r`` over the relations arriving at type ``t``, one learned logit
+      ``a_r`` per relation (all 0 at the start, i.e. ``mean``);
+    - ``attention``: semantic attention (HAN; Wang et al., 2019): ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))``
+      and ``h_t = Σ_r β_r h_r``.
+
+    Module names and state-dict keys are DGL's (``mods.<str(canonical etype)>``).
+
+    Args:
+        mods: ``{canonical etype: module}``, each called as ``module(rel_graph, (h_src, h_dst), **kwargs)``.
+        aggregate: ``sum`` | ``mean`` | ``max`` | ``weighted`` | ``attention``. Default ``sum``.
+        out_dim: output size of the modules (needed by ``attention``). Default 0.
+
+    Shapes:
+        input: ``{ntype: [N_src, D_in]}`` (or a pair ``(src, dst)`` of such dicts) -> ``{ntype: [N_dst, out_dim]}``.
+    """
+
+    def __init__(self, mods: Mapping[CanonicalEType, nn.Module], aggregate: str = "sum", out_dim: int = 0) -> None:
+        if aggregate not in RELATION_AGGREGATES:
+            raise ValueError(
+                f"unknown relation aggregate {aggregate!r}; choose one of {', '.join(RELATION_AGGREGATES)} "
+                f"(e.g. encoder.relation_aggregate=weighted)"
+            )
+        learned = aggregate in ("weighted", "attention")
+        super().__init__(dict(mods), aggregate="sum" if learned else aggregate)
+        self.aggregate = aggregate
+        self.etype_index = {tuple(et): i for i, et in enumerate(mods)}
+        self.relation_logits = nn.Parameter(torch.zeros(len(self.etype_index))) if aggregate == "weighted" else None
+        self.attention = None
+        if aggregate == "attention":
+            if int(out_dim) < 1:
+                raise ValueError("TypedConv(aggregate='attention') needs the modules' out_dim")
+            into = Counter(et[2] for et in self.etype_index)
+            dst = sorted(nt for nt, n in into.items() if n > 1)  # one relation: its weight is 1, nothing to learn
+            self.attention = nn.ModuleDict(
+                {nt: nn.Sequential(nn.Linear(out_dim, out_dim), nn.Tanh(), nn.Linear(out_dim, 1, bias=False))
+                 for nt in dst}
+            )
+
+    def forward(self, g: Any, inputs: Any, mod_args: Any = None, mod_kwargs: Any = None) -> dict[str, torch.Tensor]:
+        if self.aggregate not in ("weighted", "attention"):
+            return super().forward(g, inputs, mod_args, mod_kwargs)
+        mod_kwargs = mod_kwargs or {}
+        src_in, dst_in = inputs if isinstance(inputs, tuple) else (inputs, inputs)
+        outputs: dict[str, list[tuple[int, torch.Tensor]]] = {}
+        for et in g.canonical_etypes:
+            s, r, d = et
+            if s not in src_in or d not in dst_in:
+                continue
+            y = self.mods[str(et)](g[et], (src_in[s], dst_in[d]), **mod_kwargs.get(r, {}))
+            outputs.setdefault(d, []).append((self.etype_index[et], y))
+        res = {}
+        for nt, items in outputs.items():
+            ys = torch.stack([y for _, y in items])  # [R, N, D]
+            if len(items) == 1:
+                res[nt] = items[0][1]
+                continue
+            if self.relation_logits is not None:
+                w = torch.softmax(self.relation_logits[[i for i, _ in items]], 0)
+            else:
+                att = self.attention[nt](ys).squeeze(-1)  # [R, N]
+                w = torch.softmax(att.mean(1), 0) if att.shape[1] else att.new_full((len(items),), 1 / len(items))
+            res[nt] = (w.view(-1, 1, 1) * ys).sum(0)
+        return res
+
+    def relation_weights(self) -> dict[CanonicalEType, float]:
+        """The learned share of each relation among those arriving at its destination type (``weighted`` only)."""
+        if self.relation_logits is None:
+            return {}
+        out = {}
+        for nt in {et[2] for et in self.etype_index}:
+            ets = [et for et in self.etype_index if et[2] == nt]
+            w = torch.softmax(self.relation_logits.detach()[[self.etype_index[et] for et in ets]], 0)
+            out.update({et: float(v) for et, v in zip(ets, w)})
+        return out
+
+
 class LayeredEncoder(Encoder):
     """A stack of typed message-passing layers with the options the built-in encoders share.
 
@@ -237,6 +329,12 @@ class LayeredEncoder(Encoder):
     dropout; an optional residual connection adds a layer's input to its output when both have the same size.
     The last layer has no activation (embeddings feed a scorer). Subclasses implement :meth:`make_layer`; the
     returned module is called as ``layer(g, h) -> {dst ntype: Tensor}`` and must return every destination type.
+
+    The options that make LightGCN (He et al., 2020) strong are options here, so every built-in can use them:
+    ``activation="none"`` (linear propagation), ``layer_combine="mean"`` (the output is the mean of the input and
+    every layer's output, so each node keeps its own id embedding next to its 1..L-hop neighbourhood),
+    ``edge_dropout`` (DropEdge; Rong et al., 2020) and, through each layer's :class:`TypedConv`, learned relation
+    weights (``relation_aggregate="weighted"`` or ``"attention"``).
 
     Args:
         etypes: see :class:`Encoder`.
@@ -249,6 +347,12 @@ class LayeredEncoder(Encoder):
             ``none``). Default ``relu``.
         layer_norm: apply ``LayerNorm`` per node type after each hidden layer. Default ``False``.
         residual: add each hidden layer's input to its output where the sizes match. Default ``False``.
+        layer_combine: the output: ``last`` (the last layer), ``mean`` or ``sum`` of the input (layer 0, mapped to
+            ``out_dim`` by a per-type linear map where its size differs) and every layer's output, or ``weighted``
+            (a learned softmax over those ``L + 1`` terms). Anything but ``last`` needs ``hidden_dim == out_dim``.
+            Default ``last``.
+        edge_dropout: share of each relation's edges dropped at every training step on a full graph (on sampled
+            blocks neighbour sampling already drops edges, so it is not applied there). Default 0.0.
     """
 
     def __init__(
@@ -263,6 +367,8 @@ class LayeredEncoder(Encoder):
         activation: str | None = "relu",
         layer_norm: bool = False,
         residual: bool = False,
+        layer_combine: str = "last",
+        edge_dropout: float = 0.0,
     ) -> None:
         super().__init__(etypes, in_dims, num_layers=num_layers, out_dim=out_dim)
         name = type(self).__name__
@@ -270,8 +376,24 @@ class LayeredEncoder(Encoder):
             raise ValueError(f"{name}: hidden_dim must be >= 1, got {hidden_dim} (e.g. encoder.hidden_dim=64)")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout} (e.g. encoder.dropout=0.1)")
+        if not 0.0 <= float(edge_dropout) < 1.0:
+            raise ValueError(
+                f"{name}: edge_dropout must be in [0, 1), got {edge_dropout} (e.g. encoder.edge_dropout=0.1)"
+            )
+        if layer_combine not in LAYER_COMBINES:
+            raise ValueError(
+                f"{name}: unknown layer_combine {layer_combine!r}; choose one of {', '.join(LAYER_COMBINES)} "
+                f"(e.g. encoder.layer_combine=mean)"
+            )
+        if layer_combine != "last" and self.num_layers > 1 and int(hidden_dim) != self.out_dim:
+            raise ValueError(
+                f"{name}: layer_combine={layer_combine} adds up every layer's output, so hidden_dim must equal "
+                f"out_dim (got {hidden_dim} and {self.out_dim}); set encoder.hidden_dim={self.out_dim}"
+            )
         self.hidden_dim = int(hidden_dim)
         self.residual = bool(residual)
+        self.layer_combine = str(layer_combine)
+        self.edge_dropout = float(edge_dropout)
         self.dropout = nn.Dropout(float(dropout))
         self.activation = make_activation(activation, name)
         self.layers = nn.ModuleList()
@@ -284,13 +406,39 @@ class LayeredEncoder(Encoder):
             if layer_norm and not last:
                 self.norms.append(nn.ModuleDict({nt: nn.LayerNorm(out) for nt in self.ntypes}))
             dims = {nt: out for nt in self.ntypes}
+        combine = self.layer_combine != "last"
+        self.input_proj = nn.ModuleDict(
+            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in self.in_dims.items() if combine and d != self.out_dim}
+        )
+        self.layer_logits = nn.Parameter(torch.zeros(self.num_layers + 1)) if layer_combine == "weighted" else None
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
         """Build layer ``index`` from per-type input sizes (0 = the type has no input) to ``out_dim``."""
         raise NotImplementedError
 
+    def extra_repr(self) -> str:
+        extra = f", layer_combine={self.layer_combine}" if self.layer_combine != "last" else ""
+        extra += f", edge_dropout={self.edge_dropout}" if self.edge_dropout else ""
+        return super().extra_repr() + extra
+
+    def _drop_edges(self, graphs: list[Any]) -> list[Any]:
+        """DropEdge on a full graph while training: one random edge subgraph (all nodes kept) for every layer."""
+        g = graphs[0]
+        if not (self.training and self.edge_dropout > 0 and not g.is_block and all(x is g for x in graphs)):
+            return graphs
+        keep = {
+            et: torch.nonzero(torch.rand(g.num_edges(et), device=g.device) >= self.edge_dropout).squeeze(1)
+            for et in g.canonical_etypes
+        }
+        sub = dgl.edge_subgraph(g, keep, relabel_nodes=False, store_ids=False)
+        return [sub] * len(graphs)
+
     def propagate(self, graphs: Sequence[Any], x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        graphs = self._drop_edges(list(graphs))
         h = x
+        terms: list[dict[str, torch.Tensor]] = []
+        if self.layer_combine != "last":
+            terms.append({nt: self.input_proj[nt](t) if nt in self.input_proj else t for nt, t in x.items()})
         for i, (layer, g) in enumerate(zip(self.layers, graphs)):
             h_in = {nt: self.dropout(t) for nt, t in h.items()}
             out = layer(g, h_in)
@@ -302,7 +450,29 @@ class LayeredEncoder(Encoder):
                     prev = dst_part(g, h)
                     out = {nt: t + prev[nt] if nt in prev and prev[nt].shape == t.shape else t for nt, t in out.items()}
             h = out
-        return h
+            if terms:
+                terms.append(out)
+        if not terms:
+            return h
+        return self._combine_layers(terms, graphs)
+
+    def _combine_layers(self, terms: list[dict[str, torch.Tensor]], graphs: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """Mean / sum / learned mix of the layer-0 input and every layer's output, each cut to the last graph's
+        destination nodes (term ``k`` lives on the destination nodes of graph ``k - 1``)."""
+        if self.layer_combine == "weighted":
+            w = torch.softmax(self.layer_logits, 0)
+        else:
+            scale = 1.0 / len(terms) if self.layer_combine == "mean" else 1.0
+            w = [scale] * len(terms)
+        out = {nt: t * w[-1] for nt, t in terms[-1].items()}
+        for k, rows in enumerate(terms[:-1]):
+            for g in graphs[k:]:
+                if g.is_block:
+                    rows = dst_part(g, rows)
+            for nt in out:
+                if nt in rows:
+                    out[nt] = out[nt] + rows[nt] * w[k]
+        return out
 
 
 class RootTerm(nn.Module):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -11,55 +11,76 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, RootTerm, dst_part, dst_types
+from hetrec.models.base import LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["GCN"]
 
 
 class _KipfRelConv(nn.Module):
-    """One relation's graph convolution with a self-loop: ``D̃^-½ Ã D̃^-½ H W`` (bias-free).
+    """One relation's graph convolution: ``D̃^-½ Ã D̃^-½ H W`` (bias-free).
 
     For a relation ``s -> d`` with adjacency ``A`` the destination node ``i`` gets
     ``sum_j h_j W / sqrt((deg_out(j)+1)(deg_in(i)+1))`` plus its self loop (which adds 1 to both degrees, as in Kipf &
     Welling). When ``s == d`` the self loop is exactly Kipf's ``Ã = A + I`` entry,
     ``h_i W / sqrt((deg_in(i)+1)(deg_out(i)+1))``; for a bipartite relation (``s != d``) the destination's own
     representation lives in another space, so it gets its own ``W_self`` and weight ``1 / (deg_in(i)+1)``.
-    The neighbour sum is DGL's ``GraphConv(norm="none")`` on degree-scaled sources.
+    Without the self loop (``self_loop=False``) the weight is LightGCN's ``1 / sqrt(deg_out(j) deg_in(i))``; without
+    the transform (``weight=False``) ``W`` (and ``W_self``) are the identity. The neighbour sum is DGL's
+    ``GraphConv(norm="none")`` on degree-scaled sources.
     """
 
-    def __init__(self, in_src: int, in_dst: int, out_dim: int, same_type: bool) -> None:
+    def __init__(self, in_src: int, in_dst: int, out_dim: int, same_type: bool, weight: bool, self_loop: bool) -> None:
         super().__init__()
-        self.conv = dglnn.GraphConv(in_src, out_dim, norm="none", weight=True, bias=False, allow_zero_in_degree=True)
-        self.self_lin = None if same_type and in_src == in_dst else nn.Linear(in_dst, out_dim, bias=False)
+        self.conv = dglnn.GraphConv(in_src, out_dim, norm="none", weight=weight, bias=False, allow_zero_in_degree=True)
+        self.self_loop = self_loop
+        self.self_lin = None
+        if self_loop and weight and not (same_type and in_src == in_dst):
+            self.self_lin = nn.Linear(in_dst, out_dim, bias=False)
+        self.shared_loop = same_type and in_src == in_dst
 
     def forward(self, g: Any, feat: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         h_src, h_dst = feat
-        out_deg = g.out_degrees().to(h_src.dtype) + 1.0
-        in_deg = g.in_degrees().to(h_src.dtype) + 1.0
+        add = 1.0 if self.self_loop else 0.0
+        out_deg = (g.out_degrees().to(h_src.dtype) + add).clamp_(min=1.0)
+        in_deg = (g.in_degrees().to(h_src.dtype) + add).clamp_(min=1.0)
         # the edge weight 1/sqrt(d_out(j) d_in(i)) factorises: scale sources, sum (DGL's fast copy_u path), scale
         # destinations; an explicit per-edge weight (u_mul_e) is several times slower on CPU
         msg = self.conv(g, (h_src * torch.rsqrt(out_deg).unsqueeze(1), h_dst)) * torch.rsqrt(in_deg).unsqueeze(1)
-        if self.self_lin is None:  # Ã = A + I on one node type: the diagonal entry is 1/sqrt(d̃_in(i) d̃_out(i))
+        if not self.self_loop:
+            return msg
+        if self.shared_loop:  # Ã = A + I on one node type: the diagonal entry is 1/sqrt(d̃_in(i) d̃_out(i))
             loop = torch.rsqrt(in_deg * out_deg[: in_deg.shape[0]])
-            own = h_dst @ self.conv.weight
+            own = h_dst if self.conv.weight is None else h_dst @ self.conv.weight
         else:
             loop = 1.0 / in_deg
-            own = self.self_lin(h_dst)
+            own = h_dst if self.self_lin is None else self.self_lin(h_dst)
         return msg + own * loop.unsqueeze(1)
 
 
 class _GCNLayer(nn.Module):
-    def __init__(self, etypes: list[CanonicalEType], in_dims: Mapping[str, int], out_dim: int) -> None:
+    def __init__(
+        self,
+        etypes: list[CanonicalEType],
+        in_dims: Mapping[str, int],
+        out_dim: int,
+        weight: bool,
+        self_loop: bool,
+        relation_aggregate: str,
+    ) -> None:
         super().__init__()
-        self.conv = dglnn.HeteroGraphConv(
-            {et: _KipfRelConv(in_dims[et[0]], in_dims[et[2]], out_dim, et[0] == et[2]) for et in etypes},
-            aggregate="sum",
+        self.conv = TypedConv(
+            {et: _KipfRelConv(in_dims[et[0]], in_dims[et[2]], out_dim, et[0] == et[2], weight, self_loop)
+             for et in etypes},
+            aggregate=relation_aggregate,
+            out_dim=out_dim,
         )
         receiving = {d for _, _, d in etypes}
         # node types that no relation points to keep their own representation (Kipf's self loop alone)
-        self.root = RootTerm({nt: d for nt, d in in_dims.items() if nt not in receiving}, out_dim, bias=False)
-        self.bias = nn.ParameterDict({nt: nn.Parameter(torch.zeros(out_dim)) for nt in in_dims})
+        keep = {nt: d for nt, d in in_dims.items() if nt not in receiving}
+        self.root = RootTerm(keep if weight else {}, out_dim, bias=False)
+        self.bias = nn.ParameterDict({nt: nn.Parameter(torch.zeros(out_dim)) for nt in in_dims} if weight else {})
+        self.out_dim = out_dim
 
     def forward(self, g: Any, h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         hd = dst_part(g, h)
@@ -70,9 +91,9 @@ class _GCNLayer(nn.Module):
             if nt in self.root:
                 r = self.root(nt, hd[nt])
                 t = r if t is None else t + r
-            if t is None:  # the graph lacks every relation this encoder knows into this type
-                t = hd[nt].new_zeros(hd[nt].shape[0], self.bias[nt].shape[0])
-            res[nt] = t + self.bias[nt]
+            if t is None:  # no relation into this type: it keeps its own representation
+                t = hd[nt] if not self.bias else hd[nt].new_zeros(hd[nt].shape[0], self.out_dim)
+            res[nt] = t + self.bias[nt] if nt in self.bias else t
         return res
 
 
@@ -81,8 +102,14 @@ class GCN(LayeredEncoder):
 
     Each relation ``r: s -> d`` is convolved with symmetric normalisation and self-loops,
     ``H'_d += D̃_r^-½ Ã_r D̃_r^-½ H W_r`` (see ``_KipfRelConv`` for the self loop of a bipartite relation), and the
-    relations arriving at a node type are summed: ``H'_t = σ(Σ_{r -> t} ... + b_t)``. A node type that no relation
-    points to keeps ``H_t W_t`` (its self loop alone). Built from DGL's ``HeteroGraphConv`` and ``GraphConv``.
+    relations arriving at a node type are combined by ``relation_aggregate`` (summed by default, or weighed by
+    learned relation weights): ``H'_t = σ(Σ_{r -> t} ... + b_t)``. A node type that no relation points to keeps
+    ``H_t W_t`` (its self loop alone). Built from DGL's ``HeteroGraphConv`` and ``GraphConv``.
+
+    With ``weight=False, self_loop=False, activation="none", layer_combine="mean"`` this is LightGCN (He et al.,
+    2020) on every relation of the heterograph, each relation normalised on its own and the relations into a node
+    type mixed by ``relation_aggregate`` (``weighted``: learned weights); on a graph with one user-item relation it
+    is exactly LightGCN.
 
     Symmetric normalisation uses the source nodes' degrees in the graph it is given; on sampled blocks those are
     the degrees within the block (DGL's usual approximation), so ``sampled_equals_full`` is ``False``.
@@ -90,13 +117,14 @@ class GCN(LayeredEncoder):
     Args:
         etypes: canonical relations of the graph (``g.canonical_etypes``).
         in_dims: input size per node type.
-        num_layers: graph convolutions. Default 2.
-        hidden_dim: size of the hidden layers. Default 64.
-        out_dim: embedding size. Default 64.
-        dropout: dropout on each layer's input. Default 0.0.
-        activation: nonlinearity between layers. Default ``relu``.
-        layer_norm: layer norm after hidden layers. Default ``False``.
-        residual: residual connections where sizes match. Default ``False``.
+        weight: a learned transform ``W_r`` per relation and layer, and a bias per type. ``False``: parameter-free
+            propagation (the input size must equal ``hidden_dim`` and ``out_dim``). Default ``True``.
+        self_loop: Kipf's self loop (degrees + 1). Default ``True``.
+        relation_aggregate: ``sum``, ``mean``, ``max``, ``weighted`` or ``attention`` (see
+            :class:`~hetrec.models.base.TypedConv`). Default ``sum``.
+        **options: the :class:`~hetrec.models.base.LayeredEncoder` options: ``num_layers`` (2), ``hidden_dim`` (64),
+            ``out_dim`` (64), ``dropout`` (0.0), ``activation`` (``relu``), ``layer_norm``, ``residual``,
+            ``layer_combine`` (``last``), ``edge_dropout`` (0.0).
 
     Shapes:
         x: ``{ntype: [num_src_nodes, in_dims[ntype]]}``
@@ -105,5 +133,27 @@ class GCN(LayeredEncoder):
 
     sampled_equals_full = False
 
+    def __init__(
+        self,
+        etypes: Iterable[CanonicalEType],
+        in_dims: Mapping[str, int],
+        *,
+        weight: bool = True,
+        self_loop: bool = True,
+        relation_aggregate: str = "sum",
+        **options: Any,
+    ) -> None:
+        self._gcn = (bool(weight), bool(self_loop), str(relation_aggregate))
+        if not weight:
+            sizes = {int(v) for v in in_dims.values()} | {int(options.get(k, 64)) for k in ("hidden_dim", "out_dim")}
+            if len(sizes) != 1:
+                raise ValueError(
+                    f"GCN(weight=False) propagates without a transform, so input, hidden and output sizes must be "
+                    f"equal (got in_dims {dict(in_dims)}, hidden_dim {options.get('hidden_dim', 64)}, out_dim "
+                    f"{options.get('out_dim', 64)}); set encoder.out_dim and encoder.hidden_dim to node_input.dim"
+                )
+        super().__init__(etypes, in_dims, **options)
+        self.weight, self.self_loop, self.relation_aggregate = self._gcn
+
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        return _GCNLayer(self.etypes, in_dims, out_dim)
+        return _GCNLayer(self.etypes, in_dims, out_dim, *self._gcn)

@@ -12,7 +12,7 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, dst_part, dst_types
+from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["RGCN"]
@@ -35,6 +35,7 @@ class _RGCNLayer(nn.Module):
         regularizer: str,
         num_bases: int,
         self_loop: bool,
+        relation_aggregate: str,
     ) -> None:
         super().__init__()
         self.rel_names = [r for _, r, _ in etypes]
@@ -46,10 +47,11 @@ class _RGCNLayer(nn.Module):
             self.proj = nn.ModuleDict({nt: nn.Linear(d, out_dim, bias=False) for nt, d in in_dims.items()})
             in_dim = out_dim
         num_rels = len(self.rel_names)
-        self.conv = dglnn.HeteroGraphConv(
+        self.conv = TypedConv(
             {et: dglnn.GraphConv(in_dim, out_dim, norm="right", weight=False, bias=False, allow_zero_in_degree=True)
              for et in etypes},
-            aggregate="sum",
+            aggregate=relation_aggregate,
+            out_dim=out_dim,
         )
         self.regularizer = regularizer
         self.basis = self.weight = self.blocks = None
@@ -109,16 +111,15 @@ class RGCN(LayeredEncoder):
     Args:
         etypes: canonical relations of the graph (``g.canonical_etypes``); relation names must be unique.
         in_dims: input size per node type (if they differ, the first layer projects each type to ``hidden_dim``).
-        num_layers: layers. Default 2.
-        hidden_dim: size of the hidden layers. Default 64.
-        out_dim: embedding size. Default 64.
         num_bases: bases (``basis``; used only when fewer than the relations) or blocks (``bdd``). Default 4.
         regularizer: ``basis``, ``bdd`` or ``none``. Default ``basis``.
         self_loop: add ``h_i W_0``. Default ``True`` (without it, nodes with no in-edges get only the bias).
-        dropout: dropout on each layer's input. Default 0.0.
-        activation: nonlinearity between layers. Default ``relu``.
-        layer_norm: layer norm after hidden layers. Default ``False``.
-        residual: residual connections where sizes match. Default ``False``.
+        relation_aggregate: how the relations into a node type combine: ``sum`` (the paper), ``mean``, ``max``, or
+            learned ``weighted`` / ``attention`` relation weights (:class:`~hetrec.models.base.TypedConv`), so a
+            relation without signal can be weighed down. Default ``sum``.
+        **options: the :class:`~hetrec.models.base.LayeredEncoder` options: ``num_layers`` (2), ``hidden_dim`` (64),
+            ``out_dim`` (64), ``dropout`` (0.0), ``activation`` (``relu``), ``layer_norm``, ``residual``,
+            ``layer_combine`` (``last``), ``edge_dropout`` (0.0).
 
     Shapes:
         x: ``{ntype: [num_src_nodes, in_dims[ntype]]}``
@@ -130,16 +131,11 @@ class RGCN(LayeredEncoder):
         etypes: Iterable[CanonicalEType],
         in_dims: Mapping[str, int],
         *,
-        num_layers: int = 2,
-        hidden_dim: int = 64,
-        out_dim: int = 64,
         num_bases: int = 4,
         regularizer: str = "basis",
         self_loop: bool = True,
-        dropout: float = 0.0,
-        activation: str | None = "relu",
-        layer_norm: bool = False,
-        residual: bool = False,
+        relation_aggregate: str = "sum",
+        **options: Any,
     ) -> None:
         etypes = [tuple(e) for e in etypes]
         dup = sorted(r for r, c in Counter(r for _, r, _ in etypes).items() if c > 1)
@@ -153,22 +149,16 @@ class RGCN(LayeredEncoder):
                 f"RGCN: unknown regularizer {regularizer!r}; choose one of {', '.join(REGULARIZERS)} "
                 f"(e.g. encoder.regularizer=basis)"
             )
+        if relation_aggregate not in RELATION_AGGREGATES:
+            raise ValueError(
+                f"RGCN: unknown relation_aggregate {relation_aggregate!r}; choose one of "
+                f"{', '.join(RELATION_AGGREGATES)} (e.g. encoder.relation_aggregate=weighted)"
+            )
         if int(num_bases) < 0:
             raise ValueError(f"RGCN: num_bases must be >= 0, got {num_bases} (e.g. encoder.num_bases=4)")
-        self._rgcn = (str(regularizer), int(num_bases), bool(self_loop))
-        super().__init__(
-            etypes,
-            in_dims,
-            num_layers=num_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            dropout=dropout,
-            activation=activation,
-            layer_norm=layer_norm,
-            residual=residual,
-        )
-        self.regularizer, self.num_bases, self.self_loop = self._rgcn
+        self._rgcn = (str(regularizer), int(num_bases), bool(self_loop), str(relation_aggregate))
+        super().__init__(etypes, in_dims, **options)
+        self.regularizer, self.num_bases, self.self_loop, self.relation_aggregate = self._rgcn
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        regularizer, num_bases, self_loop = self._rgcn
-        return _RGCNLayer(self.etypes, in_dims, out_dim, regularizer, num_bases, self_loop)
+        return _RGCNLayer(self.etypes, in_dims, out_dim, *self._rgcn)

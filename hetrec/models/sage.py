@@ -11,13 +11,12 @@ from torch import nn
 from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
 from dgl import nn as dglnn
 
-from hetrec.models.base import LayeredEncoder, RootTerm, dst_part, dst_types
+from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = ["SAGE"]
 
 AGGREGATORS = ("mean", "pool", "gcn", "lstm")
-RELATION_AGGREGATES = ("sum", "mean", "max")
 
 
 class _SAGELayer(nn.Module):
@@ -30,9 +29,10 @@ class _SAGELayer(nn.Module):
         relation_aggregate: str,
     ) -> None:
         super().__init__()
-        self.conv = dglnn.HeteroGraphConv(
+        self.conv = TypedConv(
             {et: dglnn.SAGEConv((in_dims[et[0]], in_dims[et[2]]), out_dim, aggregator) for et in etypes},
             aggregate=relation_aggregate,
+            out_dim=out_dim,
         )
         receiving = {d for _, _, d in etypes}
         self.root = RootTerm({nt: d for nt, d in in_dims.items() if nt not in receiving}, out_dim, bias=True)
@@ -65,15 +65,12 @@ class SAGE(LayeredEncoder):
     Args:
         etypes: canonical relations of the graph (``g.canonical_etypes``).
         in_dims: input size per node type.
-        num_layers: layers (= sampled blocks). Default 2.
-        hidden_dim: size of the hidden layers. Default 64.
-        out_dim: embedding size. Default 64.
         aggregator: ``mean``, ``pool``, ``gcn`` or ``lstm``. Default ``mean``.
-        relation_aggregate: how a node type combines its relations: ``sum``, ``mean`` or ``max``. Default ``sum``.
-        dropout: dropout on each layer's input. Default 0.0.
-        activation: nonlinearity between layers. Default ``relu``.
-        layer_norm: layer norm after hidden layers. Default ``False``.
-        residual: residual connections where sizes match. Default ``False``.
+        relation_aggregate: how a node type combines its relations: ``sum``, ``mean``, ``max``, or learned
+            ``weighted`` / ``attention`` (see :class:`~hetrec.models.base.TypedConv`). Default ``sum``.
+        **options: the :class:`~hetrec.models.base.LayeredEncoder` options: ``num_layers`` (2), ``hidden_dim`` (64),
+            ``out_dim`` (64), ``dropout`` (0.0), ``activation`` (``relu``), ``layer_norm``, ``residual``,
+            ``layer_combine`` (``last``), ``edge_dropout`` (0.0).
 
     Shapes:
         x: ``{ntype: [num_src_nodes, in_dims[ntype]]}``
@@ -85,15 +82,9 @@ class SAGE(LayeredEncoder):
         etypes: Iterable[CanonicalEType],
         in_dims: Mapping[str, int],
         *,
-        num_layers: int = 2,
-        hidden_dim: int = 64,
-        out_dim: int = 64,
         aggregator: str = "mean",
         relation_aggregate: str = "sum",
-        dropout: float = 0.0,
-        activation: str | None = "relu",
-        layer_norm: bool = False,
-        residual: bool = False,
+        **options: Any,
     ) -> None:
         if aggregator not in AGGREGATORS:
             raise ValueError(
@@ -106,17 +97,7 @@ class SAGE(LayeredEncoder):
                 f"{', '.join(RELATION_AGGREGATES)} (e.g. encoder.relation_aggregate=sum)"
             )
         self._sage = (aggregator, relation_aggregate)
-        super().__init__(
-            etypes,
-            in_dims,
-            num_layers=num_layers,
-            hidden_dim=hidden_dim,
-            out_dim=out_dim,
-            dropout=dropout,
-            activation=activation,
-            layer_norm=layer_norm,
-            residual=residual,
-        )
+        super().__init__(etypes, in_dims, **options)
         self.aggregator, self.relation_aggregate = self._sage
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:

@@ -82,3 +82,62 @@ def test_base_propagate_must_be_implemented():
     enc = Encoder(g.canonical_etypes, dims_of(x))
     with pytest.raises(NotImplementedError, match="must implement propagate"):
         enc(g, x)
+
+
+def test_layer_combine_needs_hidden_equal_out():
+    from hetrec.models.sage import SAGE
+
+    g, x = toy_shop_graph()
+    with pytest.raises(ValueError, match=r"hidden_dim must equal out_dim .*set encoder.hidden_dim=8"):
+        SAGE(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, hidden_dim=16, out_dim=8,
+             layer_combine="mean")
+
+
+def test_weighted_relations_start_as_mean_and_learn():
+    """relation_aggregate=weighted starts as the mean of the relations into a type; its weights are parameters."""
+    from hetrec.models.base import TypedConv
+
+    g, x = toy_shop_graph()
+    x = {nt: torch.randn(g.num_nodes(nt), 4) for nt in g.ntypes}
+    mods = {et: torch.nn.Linear(4, 4) for et in g.canonical_etypes}
+
+    class Rel(torch.nn.Module):  # module(rel_graph, (h_src, h_dst)) -> mean of the sources per destination
+        def __init__(self, lin):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, rg, feat):
+            from dgl import function as fn
+
+            with rg.local_scope():
+                rg.srcdata["h"] = self.lin(feat[0])
+                rg.update_all(fn.copy_u("h", "m"), fn.mean("m", "h"))
+                return rg.dstdata["h"]
+
+    torch.manual_seed(0)
+    weighted = TypedConv({et: Rel(m) for et, m in mods.items()}, aggregate="weighted")
+    mean = TypedConv({et: Rel(m) for et, m in mods.items()}, aggregate="mean")
+    a, b = weighted(g, x), mean(g, x)
+    assert set(a) == set(b) and all(torch.allclose(a[nt], b[nt], atol=1e-6) for nt in a)
+    shares = weighted.relation_weights()
+    assert abs(sum(v for et, v in shares.items() if et[2] == "item") - 1.0) < 1e-6
+    with torch.no_grad():
+        weighted.relation_logits[weighted.etype_index[("user", "clicks", "item")]] = 50.0
+    only = weighted(g, x)["item"]
+    assert torch.allclose(only, Rel(mods[("user", "clicks", "item")])(g[("user", "clicks", "item")],
+                                                                        (x["user"], x["item"])), atol=1e-5)
+
+
+def test_edge_dropout_only_while_training():
+    from hetrec.models.gcn import GCN
+
+    g, x = toy_shop_graph()
+    enc = GCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, hidden_dim=8, out_dim=8,
+              edge_dropout=0.5)
+    enc.eval()
+    a, b = enc(g, x), enc(g, x)
+    assert all(torch.equal(a[nt], b[nt]) for nt in a)
+    enc.train()
+    torch.manual_seed(1)
+    c = enc(g, x)
+    assert any(not torch.allclose(a[nt], c[nt]) for nt in a)

@@ -53,3 +53,40 @@ def test_gcn_wrong_block_count_message():
     _, _, blocks = sampler.sample(g, {"user": torch.tensor([0])})
     with pytest.raises(ValueError, match=r"^GCN\(num_layers=2\) got 3 blocks; set train.fanouts to 2 values"):
         enc(blocks, x)
+
+
+def test_light_gcn_equals_lightgcn_formula():
+    """weight=False, self_loop=False, activation none, layer_combine=mean on one bipartite relation (and its reverse)
+    is LightGCN: mean of E, ÂE, Â²E with Â = D^-½ A D^-½ over the user-item graph."""
+    u = torch.tensor([0, 0, 1, 2, 2, 2])
+    i = torch.tensor([0, 1, 1, 0, 2, 3])
+    g = dgl.heterograph({("user", "buys", "item"): (u, i), ("item", "rev_buys", "user"): (i, u)},
+                        num_nodes_dict={"user": 4, "item": 4})  # user 3 isolated
+    torch.manual_seed(0)
+    x = {"user": torch.randn(4, 5), "item": torch.randn(4, 5)}
+    enc = GCN(g.canonical_etypes, {"user": 5, "item": 5}, weight=False, self_loop=False, activation="none",
+              layer_combine="mean", num_layers=2, hidden_dim=5, out_dim=5)
+    a = torch.zeros(8, 8)
+    a[u, 4 + i] = a[4 + i, u] = 1.0
+    d = a.sum(1).clamp(min=1)
+    norm = a / torch.sqrt(d[:, None] * d[None, :])
+    e0 = torch.cat([x["user"], x["item"]])
+    want = (e0 + norm @ e0 + norm @ norm @ e0) / 3
+    got = enc(g, x)
+    assert torch.allclose(torch.cat([got["user"], got["item"]]), want, atol=1e-6)
+    assert not list(enc.parameters())  # parameter-free propagation
+
+
+@pytest.mark.parametrize("aggregate", ["weighted", "attention"])
+def test_gcn_learned_relation_weights_contract(aggregate):
+    g, x = toy_shop_graph()
+    torch.manual_seed(0)
+    enc = GCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, hidden_dim=8, out_dim=8,
+              relation_aggregate=aggregate, layer_combine="weighted", edge_dropout=0.2)
+    assert_encoder(enc, g, x, out_dim=8)
+
+
+def test_gcn_weight_false_needs_equal_sizes():
+    g, x = toy_shop_graph()
+    with pytest.raises(ValueError, match=r"set encoder.out_dim and encoder.hidden_dim to node_input.dim"):
+        GCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, weight=False)
