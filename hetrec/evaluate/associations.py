@@ -11,6 +11,9 @@ Two protocols, both ranking the **full** catalogue with the evaluator of :mod:`h
 
 ``item_score_fn(items: LongTensor [n]) -> FloatTensor [n, num_items]`` gives the association strength of every item
 to each query item (rule confidence, lift, embedding similarity, ...). Higher is better.
+
+:func:`item_quality` describes an item embedding itself (cosine neighbours): held-out co-purchases among the top 10,
+category agreement of the top 10 against chance, and the spread of random-pair cosines.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from hetrec.evaluate.ranking import evaluate_ranking
+from hetrec.evaluate.ranking import _hits, evaluate_ranking, topk_items
 
-__all__ = ["ItemScoreFn", "heldout_pairs", "evaluate_pairs", "evaluate_basket_completion"]
+__all__ = ["ItemScoreFn", "heldout_pairs", "evaluate_pairs", "evaluate_basket_completion", "cosine_item_scores",
+           "item_quality"]
 
 ItemScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -126,3 +130,91 @@ def evaluate_basket_completion(
         return torch.from_numpy(np.asarray(local @ s.numpy(), dtype=np.float32))
 
     return evaluate_ranking(score_fn, truth, context, ks, **kwargs)
+
+
+def _unit(item_emb: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.as_tensor(item_emb).detach().cpu().float(), dim=1)
+
+
+def cosine_item_scores(item_emb: torch.Tensor) -> ItemScoreFn:
+    """Item-item association scores of an embedding: cosine similarity of the item vectors.
+
+    Shapes:
+        item_emb: [num_items, D]; the returned ``f(items [n]) -> [n, num_items]``.
+    """
+    items = _unit(item_emb)
+    return lambda q: items[torch.as_tensor(q, dtype=torch.long)] @ items.T
+
+
+def _sample(pool: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    return pool if len(pool) <= size else np.sort(rng.choice(pool, size, replace=False))
+
+
+def item_quality(
+    item_emb: torch.Tensor,
+    heldout_baskets: sp.spmatrix | None = None,
+    item_category: np.ndarray | None = None,
+    k: int = 10,
+    max_queries: int = 2000,
+    num_pairs: int = 20000,
+    seed: int = 0,
+) -> dict:
+    """Item-item quality of an embedding (cosine neighbours): co-purchases, category agreement, cosine spread.
+
+    * ``copurchase_hit@k``: of the held-out co-purchase pairs ``(a, b)`` (:func:`heldout_pairs`) of up to
+      ``max_queries`` sampled items ``a``, the share with ``b`` among the k nearest neighbours of ``a`` (``a``
+      excluded); ``copurchase_pairs`` counts those pairs. Absent without held-out pairs.
+    * ``category_agreement@k``: over up to ``max_queries`` sampled items with a category, the mean share of their k
+      nearest neighbours (self excluded) in the same category; ``category_agreement_random@k`` is its expectation for
+      k random other items, ``(n_c - 1) / (num_items - 1)`` averaged over the same queries. Absent without categories.
+    * ``cosine_spread``: ``mean, std, p05, p50, p95`` of the cosine of ``num_pairs`` random pairs of distinct items
+      (near-uniform embeddings show as a high mean with a small std).
+
+    Args:
+        item_emb: item embeddings.
+        heldout_baskets: binary basket x item matrix of held-out baskets (default ``None``: no co-purchase metric).
+        item_category: category id per item, ``-1`` for none (default ``None``: no category metric).
+        k: neighbours per query (default 10).
+        max_queries: query items sampled per metric (default 2000).
+        num_pairs: random pairs for the cosine spread (default 20000).
+        seed: seed of all samples (default 0).
+
+    Shapes:
+        item_emb: [num_items, D]; heldout_baskets: [num_baskets, num_items]; item_category: [num_items].
+
+    Returns:
+        ``{["copurchase_hit@k", "copurchase_pairs",] ["category_agreement@k", "category_agreement_random@k",
+        "category_queries",] "cosine_spread": {"mean", "std", "p05", "p50", "p95"}}``.
+    """
+    n = int(item_emb.shape[0])
+    score = cosine_item_scores(item_emb)
+    self_ex = sp.identity(n, dtype=np.float32, format="csr")
+    out: dict = {}
+    if heldout_baskets is not None:
+        truth = heldout_pairs(heldout_baskets)
+        q = _sample(np.flatnonzero(truth.getnnz(axis=1)), max_queries, np.random.default_rng([seed, 0]))
+        if len(q):
+            top, _ = topk_items(score, q, k, exclude=self_ex)
+            pairs = int(truth[q].nnz)
+            out[f"copurchase_hit@{k}"] = float(_hits(top, top >= 0, truth, q).sum() / pairs)
+            out["copurchase_pairs"] = pairs
+    if item_category is not None:
+        cat = np.asarray(item_category, dtype=np.int64)
+        q = _sample(np.flatnonzero(cat >= 0), max_queries, np.random.default_rng([seed, 1]))
+        if len(q) and n > 1:
+            top, _ = topk_items(score, q, k, exclude=self_ex)
+            same = (cat[np.maximum(top, 0)] == cat[q][:, None]) & (top >= 0)
+            size = np.bincount(cat[cat >= 0])
+            out[f"category_agreement@{k}"] = float((same.sum(1) / (top >= 0).sum(1)).mean())
+            out[f"category_agreement_random@{k}"] = float(((size[cat[q]] - 1) / (n - 1)).mean())
+            out["category_queries"] = len(q)
+    if n > 1:
+        rng = np.random.default_rng([seed, 2])
+        a = rng.integers(0, n, num_pairs)
+        b = (a + rng.integers(1, n, num_pairs)) % n  # a random other item
+        unit = _unit(item_emb)
+        cos = (unit[a] * unit[b]).sum(1).numpy().astype(np.float64)
+        p05, p50, p95 = np.percentile(cos, [5, 50, 95])
+        out["cosine_spread"] = {"mean": float(cos.mean()), "std": float(cos.std()), "p05": float(p05),
+                                "p50": float(p50), "p95": float(p95)}
+    return out

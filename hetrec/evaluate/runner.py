@@ -24,7 +24,7 @@ from hetrec.evaluate.ranking import evaluate_split
 from hetrec.graph.data import GraphData
 
 __all__ = ["build_data", "run_baseline", "reset_peak_rss", "peak_rss_gb", "hardware", "git_commit", "run_facts",
-           "evaluate_associations"]
+           "evaluate_associations", "heldout_baskets"]
 
 _CLEAR_REFS = "/proc/self/clear_refs"
 _peak_reset = False
@@ -108,13 +108,23 @@ def run_facts(t_start: float) -> dict:
     }
 
 
-def evaluate_associations(data: GraphData, item_score_fn, ks) -> dict:
-    """Held-out co-purchases of the test split (pairs of test items of one basket or user) ranked among all items
-    given the other item, with ``item_score_fn(items) -> [n, num_items]``; {} when there is no test split."""
+def heldout_baskets(data: GraphData):
+    """The held-out baskets of the association metrics: the test items of each user (one row per user, binary
+    user x item CSR), or ``None`` when there is no test split. Their item pairs are the held-out co-purchases."""
     if not len(data.splits.get("test", ((),))[0]):
+        return None
+    return data.interaction_matrix("test")
+
+
+def evaluate_associations(data: GraphData, item_score_fn, ks) -> dict:
+    """Held-out co-purchases of the test split (pairs of test items of one basket or user, :func:`heldout_baskets`)
+    ranked among all items given the other item, with ``item_score_fn(items) -> [n, num_items]``; {} when there is
+    no test split."""
+    baskets = heldout_baskets(data)
+    if baskets is None:
         return {}
     pop = data.interaction_matrix("train").getnnz(axis=0)
-    return evaluate_pairs(item_score_fn, data.interaction_matrix("test"), ks, item_popularity=pop)
+    return evaluate_pairs(item_score_fn, baskets, ks, item_popularity=pop)
 
 
 def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float | None = None,

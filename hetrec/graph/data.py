@@ -10,7 +10,7 @@ import torch
 
 from hetrec._dgl import dgl
 from hetrec.data.idmap import IdMap
-from hetrec.graph.schema import GraphSchema
+from hetrec.graph.schema import CATEGORY, IN_CATEGORY, GraphSchema
 from hetrec.types import CanonicalEType, EdgePairs
 
 
@@ -83,3 +83,23 @@ class GraphData:
         m.sum_duplicates()
         m.data[:] = 1.0
         return m
+
+    def item_categories(self) -> np.ndarray | None:
+        """Category id of every item (int64, ``-1`` for none) from ``("item", "in", "category")``, or ``None`` when the
+        graph has no categories. With ``graph.categories.parents=true`` an item is also in every ancestor category;
+        its leaf (the one of its categories with the fewest items) is taken.
+
+        Shapes:
+            output: [num_items]
+        """
+        et = (self.target[2], IN_CATEGORY, CATEGORY)
+        if et not in self.graph.canonical_etypes:
+            return None
+        src, dst = (t.numpy().astype(np.int64) for t in self.graph.edges(etype=et))
+        size = np.bincount(dst, minlength=self.graph.num_nodes(CATEGORY))
+        order = np.lexsort((size[dst], src))  # per item, its smallest category first
+        src, dst = src[order], dst[order]
+        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.zeros(0, dtype=bool)
+        out = np.full(self.num_items, -1, dtype=np.int64)
+        out[src[first]] = dst[first]
+        return out

@@ -150,7 +150,8 @@ def _profile(args: argparse.Namespace) -> int:
             print(f"\n{col}: " + ", ".join(f"{x['value']} ({x['count']})" for x in v))
     print("\ninterest clusters")
     rows = [{**c, "items": ", ".join(c["items"]), "suggestions": ", ".join(c["suggestions"])} for c in res["clusters"]]
-    print(format_table(rows, ["size", "label", "items", "suggestions"]))
+    near = ["nearest_category"] if any("nearest_category" in c for c in rows) else []
+    print(format_table(rows, ["size", "label", *near, "items", "suggestions"]))
     return 0
 
 

@@ -808,20 +808,32 @@ class ServingModel:
     # ------------------------------------------------------------------ profile
     def _category_centroids(self) -> tuple[np.ndarray, np.ndarray]:
         if self._cat_centroids is None:
-            codes, names = pd.factorize(pd.Series(self.categories, dtype=object))
+            codes, names = pd.factorize(np.where(self.categories == "", None, self.categories))  # "": no category
             ok = codes >= 0
             c = np.zeros((len(names), self.item_unit.shape[1]), dtype=np.float64)
             np.add.at(c, codes[ok], self.item_unit[ok])
             self._cat_centroids = (np.asarray(names, dtype=object), _unit(c))
         return self._cat_centroids
 
+    def _dominant_category(self, members: np.ndarray) -> dict[str, Any]:
+        """The most frequent category among ``members`` (ties: alphabetically first; items without one are not
+        counted) and its share of the members: ``{"dominant_category", "dominant_share"}``, ``None``/0.0 if none."""
+        cats = self.categories[members]
+        names, counts = np.unique(cats[cats != ""].astype(str), return_counts=True)
+        if not len(names):
+            return {"dominant_category": None, "dominant_share": 0.0}
+        j = int(np.argmax(counts))
+        return {"dominant_category": str(names[j]), "dominant_share": _r(counts[j] / len(members), 3)}
+
     def profile(self, user: object, top: int = 5, n_clusters: int = 3) -> dict[str, Any]:
         """What a known user is into: top categories and attributes of their history, and interest clusters.
 
         Interest clusters: k-means (``min(n_clusters, distinct history items)`` clusters) on the unit embeddings of
-        the user's training items; each cluster names its items closest to the centre, its dominant category, the
-        nearest category centroid of the whole catalogue, and the catalogue items nearest to the centre that the
-        user does not have yet.
+        the user's training items; each cluster names its items closest to the centre (``items``), its dominant
+        category (the most frequent among its members, ``dominant_category`` with ``dominant_share``), the category
+        of the whole catalogue whose centroid is nearest to the centre (``nearest_category``), and the catalogue items
+        nearest to the centre that the user does not have yet (``suggestions``). A cluster's ``label`` is its dominant
+        category, or its most central item when its members have no category.
 
         Returns:
             ``{"user", "history_size", "top_categories", "attributes", "clusters", "nearest_categories"}``.
@@ -868,13 +880,13 @@ class ServingModel:
                 cl: dict[str, Any] = {"size": int(len(members)), "share": _r(len(members) / len(hist), 3),
                                       "items": [str(self.items.raw_ids[i]) for i in rep]}
                 if self.categories is not None:
-                    vc = pd.Series(self.categories[members]).value_counts()
-                    cl["dominant_category"] = str(vc.index[0]) if len(vc) else None
-                    cl["nearest_category"] = str(cat_names[int(np.argmax(cat_cent @ centre))])
+                    cl.update(self._dominant_category(members))
+                    near = int(np.argmax(cat_cent @ centre)) if len(cat_names) else None
+                    cl["nearest_category"] = None if near is None else str(cat_names[near])
                 with self._lock:
                     nxt, _ = self.index("similar").search(centre, 3, exclude=hist)
                 cl["suggestions"] = [str(self.items.raw_ids[i]) for i in nxt]
-                cl["label"] = cl.get("nearest_category") or self._label(int(rep[0]))
+                cl["label"] = cl.get("dominant_category") or self._label(int(rep[0]))
                 out["clusters"].append(cl)
             out["clusters"].sort(key=lambda c: -c["size"])
         if self.categories is not None:

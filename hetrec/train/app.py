@@ -3,7 +3,7 @@ artifact.
 
 Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
 
-    metrics.json      DESIGN.md section 2 shape (plus "status", "target", "split_hash", ...)
+    metrics.json      DESIGN.md section 2 shape (plus "status", "target", "split_hash", "item_quality", ...)
     train_log.jsonl   one JSON line per epoch
     checkpoint.pt     written after every epoch; rerunning the same command in the same directory resumes
     artifact/         hetrec.train.artifact.Artifact (what `hetrec recommend/similar/serve` read)
@@ -33,7 +33,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hetrec.data.idmap import atomic_write_text
-from hetrec.evaluate.runner import evaluate_associations, reset_peak_rss, run_facts
+from hetrec.evaluate.associations import cosine_item_scores, item_quality
+from hetrec.evaluate.runner import evaluate_associations, heldout_baskets, reset_peak_rss, run_facts
 
 log = logging.getLogger("hetrec.train")
 
@@ -240,9 +241,12 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     }
     if test is not None:
         metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k}
+    item_emb = emb[data.target[2]]
     if cfg.evaluate.get("associations"):
-        metrics["associations"] = evaluate_associations(data, _cosine_item_scores(emb[data.target[2]]),
-                                                         list(cfg.evaluate.ks))
+        metrics["associations"] = evaluate_associations(data, cosine_item_scores(item_emb), list(cfg.evaluate.ks))
+    # co-purchase pairs only for basket data (held-out pairs of e.g. movie ratings are no co-purchases)
+    pairs_from = heldout_baskets(data) if data.train_baskets is not None else None
+    metrics["item_quality"] = item_quality(item_emb, pairs_from, data.item_categories(), seed=seed)
     metrics.update(run_facts(t_start))
     save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
@@ -252,12 +256,6 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
 def test_eval_options(cfg: DictConfig) -> dict:
     """Options of the test evaluation from ``evaluate``: per-user bootstrap resamples for 95% intervals."""
     return {"bootstrap": int(cfg.evaluate.get("bootstrap", 0) or 0), "seed": int(cfg.seed)}
-
-
-def _cosine_item_scores(item_emb: torch.Tensor):
-    """Item-item association scores of a GNN: cosine similarity of the learned item embeddings."""
-    items = torch.nn.functional.normalize(item_emb.float(), dim=1)
-    return lambda q: items[torch.as_tensor(q, dtype=torch.long)] @ items.T
 
 
 def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwargs: dict, device, run_dir: Path,

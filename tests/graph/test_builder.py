@@ -66,6 +66,7 @@ def test_categories_leaf_and_parents():
     src, dst = gd.graph.edges(etype="in")
     assert list(zip(src.tolist(), [cats[d] for d in dst.tolist()])) == [
         (0, "Food>Dairy>Milk"), (1, "Food>Dairy>Cheese"), (3, "Food>Dairy>Milk")]
+    assert gd.item_categories().tolist() == [0, 1, -1, 0]
     gd = GraphBuilder(target="clicks", split=NO_SPLIT, categories={"parents": True}).build(shop)
     cats = gd.idmaps["category"].raw_ids
     src, dst = gd.graph.edges(etype="in")
@@ -73,8 +74,11 @@ def test_categories_leaf_and_parents():
     assert got == {(0, "Food"), (0, "Food>Dairy"), (0, "Food>Dairy>Milk"), (1, "Food"), (1, "Food>Dairy"),
                    (1, "Food>Dairy>Cheese"), (3, "Food"), (3, "Food>Dairy"), (3, "Food>Dairy>Milk")}
     assert gd.graph.num_nodes("category") == 4
+    leaf = gd.item_categories()  # with parents: the item's smallest category, its leaf
+    assert [None if c < 0 else cats[c] for c in leaf] == ["Food>Dairy>Milk", "Food>Dairy>Cheese", None,
+                                                          "Food>Dairy>Milk"]
     off = GraphBuilder(target="clicks", split=NO_SPLIT, categories=False).build(shop)
-    assert "category" not in off.graph.ntypes
+    assert "category" not in off.graph.ntypes and off.item_categories() is None
 
 
 def test_graphdata_contract():

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 
 from conftest import CATS, ETYPES, build_artifact, purchases
 from hetrec._dgl import dgl
+from hetrec.data.idmap import IdMap
 from hetrec.serve import ServingModel, UnknownIdError
+from hetrec.train.artifact import Artifact
 
 ITEMS = {f"i{x:02d}" for x in range(30)}
 
@@ -200,11 +204,33 @@ def test_profile(model):
     for c in res["clusters"]:
         assert set(c["items"]) <= history_of(1)
         assert not set(c["suggestions"]) & history_of(1)
-        assert c["dominant_category"] in CATS
+        assert c["dominant_category"] in CATS and c["label"] == c["dominant_category"]
+        assert c["nearest_category"] in CATS and 0 < c["dominant_share"] <= 1
     assert {"mean", "median"} <= set(res["attributes"]["price"])
     assert res["attributes"]["brand"][0]["value"].startswith("brand1")
     with pytest.raises(UnknownIdError, match="unknown user id 'ghost'"):
         model.profile("ghost")
+
+
+def test_profile_labels_a_cluster_by_its_members_majority_category():
+    """One cluster at (1, 0): 2 Tools items, 1 Dairy item and 3 without a category. The catalogue's Dairy centroid
+    lies next to it and the Tools centroid far off, so the label (majority: Tools) differs from the nearest category
+    (Dairy), and items without a category neither win the majority nor form a catalogue category."""
+    cats = ["Tools", "Tools", "Food>Dairy", "", "", "", "Food>Dairy", "Tools", "Tools", "Tools"]
+    item = torch.tensor([[1.0, 0.0]] * 6 + [[1.0, 0.05]] + [[0.0, 1.0]] * 3)
+    art = Artifact(
+        embeddings={"user": torch.tensor([[1.0, 0.0]]), "item": item},
+        idmaps={"user": IdMap(["u"], name="user"), "item": IdMap([f"i{j}" for j in range(10)], name="item")},
+        meta={"target": ["user", "purchases", "item"], "scorer": "dot"},
+        train_matrix=sp.csr_matrix(np.array([[1] * 6 + [0] * 4], dtype=np.float32)),
+        item_attrs=pd.DataFrame({"category": cats}),
+    )
+    res = ServingModel(art, index="exact").profile("u", n_clusters=1)
+    (cl,) = res["clusters"]
+    assert cl["size"] == 6 and set(cl["items"]) <= {f"i{j}" for j in range(6)}
+    assert cl["label"] == cl["dominant_category"] == "Tools" and cl["dominant_share"] == pytest.approx(2 / 6, abs=1e-3)
+    assert cl["nearest_category"] == "Food>Dairy"
+    assert {c["category"] for c in res["nearest_categories"]} == {"Food>Dairy", "Tools"}
 
 
 def test_distmult_and_cosine_scorers(tmp_path):

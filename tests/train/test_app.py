@@ -61,6 +61,11 @@ def test_tiny_run_writes_metrics_log_checkpoint_artifact(tmp_path):
         assert key in saved
     assert set(app.TEST_KEYS) <= set(saved["test"])
     assert saved["epochs"] == 2 and 1 <= saved["best_epoch"] <= 2
+    iq = saved["item_quality"]  # the synthetic shop has baskets and categories: every item-item figure is there
+    assert set(iq["cosine_spread"]) == {"mean", "std", "p05", "p50", "p95"}
+    assert 0 <= iq["copurchase_hit@10"] <= 1 and iq["copurchase_pairs"] > 0
+    assert 0 <= iq["category_agreement@10"] <= 1 and 0 < iq["category_agreement_random@10"] < 1
+    assert iq["category_queries"] == 60
     assert len((run / "train_log.jsonl").read_text().splitlines()) == 2
     assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
     art = Artifact.load(run / "artifact")
