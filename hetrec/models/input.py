@@ -68,15 +68,29 @@ class NodeInput(nn.Module):
         """``{ntype: dim}``: the ``in_dims`` of the encoder that follows."""
         return {nt: self.dim for nt in self.num_nodes}
 
-    def forward(self, ids: Mapping[str, torch.Tensor], feats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Input representation of the nodes ``ids[ntype]`` (``feats[ntype]`` holds their feature rows)."""
+    def forward(
+        self,
+        ids: Mapping[str, torch.Tensor],
+        feats: Mapping[str, torch.Tensor],
+        untrained: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Input representation of the nodes ``ids[ntype]`` (``feats[ntype]`` holds their feature rows).
+
+        ``untrained[ntype]`` (bool, one per id) marks nodes whose id embedding no training signal reaches (no edge
+        in the training graph, e.g. a user whose every interaction is held out): their id part is zero instead of
+        its random initial value, so such a node is represented by its features alone (or by nothing, and then an
+        item-bias scorer ranks by popularity) rather than by noise.
+        """
         out: dict[str, torch.Tensor] = {}
         for nt, idx in ids.items():
             if nt not in self.num_nodes:
                 raise KeyError(f"NodeInput: unknown node type '{nt}' (known: {sorted(self.num_nodes)})")
             parts = []
             if self.id_embedding:
-                parts.append(self.embeddings[nt](idx))
+                e = self.embeddings[nt](idx)
+                if untrained is not None and nt in untrained:
+                    e = e.masked_fill(untrained[nt].to(e.device).unsqueeze(1), 0.0)
+                parts.append(e)
             if nt in self.projections:
                 if nt not in feats:
                     raise KeyError(

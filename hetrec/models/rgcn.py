@@ -18,6 +18,7 @@ from hetrec.types import CanonicalEType
 __all__ = ["RGCN"]
 
 REGULARIZERS = ("basis", "bdd", "none")
+NORMS = ("right", "both", "none")
 
 
 class _RGCNLayer(nn.Module):
@@ -36,6 +37,7 @@ class _RGCNLayer(nn.Module):
         num_bases: int,
         self_loop: bool,
         relation_aggregate: str,
+        norm: str,
     ) -> None:
         super().__init__()
         self.rel_names = [r for _, r, _ in etypes]
@@ -48,7 +50,7 @@ class _RGCNLayer(nn.Module):
             in_dim = out_dim
         num_rels = len(self.rel_names)
         self.conv = TypedConv(
-            {et: dglnn.GraphConv(in_dim, out_dim, norm="right", weight=False, bias=False, allow_zero_in_degree=True)
+            {et: dglnn.GraphConv(in_dim, out_dim, norm=norm, weight=False, bias=False, allow_zero_in_degree=True)
              for et in etypes},
             aggregate=relation_aggregate,
             out_dim=out_dim,
@@ -117,6 +119,8 @@ class RGCN(LayeredEncoder):
         relation_aggregate: how the relations into a node type combine: ``sum`` (the paper), ``mean``, ``max``, or
             learned ``weighted`` / ``attention`` relation weights (:class:`~hetrec.models.base.TypedConv`), so a
             relation without signal can be weighed down. Default ``sum``.
+        norm: neighbour normalisation per relation: ``right`` (mean over ``N_r(i)``, the paper), ``both``
+            (symmetric ``1 / sqrt(deg_out(j) deg_in(i))``, as GCN and LightGCN) or ``none`` (sum). Default ``right``.
         **options: the :class:`~hetrec.models.base.LayeredEncoder` options: ``num_layers`` (2), ``hidden_dim`` (64),
             ``out_dim`` (64), ``dropout`` (0.0), ``activation`` (``relu``), ``layer_norm``, ``residual``,
             ``layer_combine`` (``last``), ``edge_dropout`` (0.0).
@@ -135,6 +139,7 @@ class RGCN(LayeredEncoder):
         regularizer: str = "basis",
         self_loop: bool = True,
         relation_aggregate: str = "sum",
+        norm: str = "right",
         **options: Any,
     ) -> None:
         etypes = [tuple(e) for e in etypes]
@@ -154,11 +159,14 @@ class RGCN(LayeredEncoder):
                 f"RGCN: unknown relation_aggregate {relation_aggregate!r}; choose one of "
                 f"{', '.join(RELATION_AGGREGATES)} (e.g. encoder.relation_aggregate=weighted)"
             )
+        if norm not in NORMS:
+            raise ValueError(f"RGCN: unknown norm {norm!r}; choose one of {', '.join(NORMS)} (e.g. encoder.norm=both)")
         if int(num_bases) < 0:
             raise ValueError(f"RGCN: num_bases must be >= 0, got {num_bases} (e.g. encoder.num_bases=4)")
-        self._rgcn = (str(regularizer), int(num_bases), bool(self_loop), str(relation_aggregate))
+        self._rgcn = (str(regularizer), int(num_bases), bool(self_loop), str(relation_aggregate), str(norm))
         super().__init__(etypes, in_dims, **options)
-        self.regularizer, self.num_bases, self.self_loop, self.relation_aggregate = self._rgcn
+        self.sampled_equals_full = norm != "both"  # symmetric normalisation needs the sources' full-graph degrees
+        self.regularizer, self.num_bases, self.self_loop, self.relation_aggregate, self.norm = self._rgcn
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
         return _RGCNLayer(self.etypes, in_dims, out_dim, *self._rgcn)

@@ -99,9 +99,14 @@ class LinkObjective(nn.Module):
         reg_weight: L2 weight on the batch's input embeddings (default 0.0).
         aux_weight: weight of the auxiliary task (default 0.0 = off).
         aux_relation: relation name of the auxiliary task (default ``"co_bought"``).
+        item_bias: learn a bias per destination node of the main task (an item's popularity term):
+            ``score(u, i) = <u, i> + b_i``. It is carried by one extra embedding column (1 for every source, ``b_i``
+            for every destination; :meth:`augment`), so ranking, the artifact and serving's indexes include it
+            unchanged. Needs the dot or DistMult scorer and a main task between two node types. Default ``False``.
 
     Shapes:
         task_loss: h_src, h_dst ``[B, D]``; h_neg ``[B, K, D]`` (None for in-batch) -> scalar.
+        augment: ``{ntype: [n, D]}`` -> ``{ntype: [n, D + 1]}`` for the main task's two node types with ``item_bias``.
     """
 
     def __init__(
@@ -116,6 +121,7 @@ class LinkObjective(nn.Module):
         reg_weight: float = 0.0,
         aux_weight: float = 0.0,
         aux_relation: str = "co_bought",
+        item_bias: bool = False,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -138,6 +144,18 @@ class LinkObjective(nn.Module):
             src, dst = (t.long() for t in g.edges(etype=main))
         else:
             src, dst = (t.long() for t in data.splits["train"])
+        self.item_bias: nn.Parameter | None = None
+        if item_bias:
+            if main[0] == main[2]:
+                raise ValueError(
+                    f"objective.item_bias needs a main task between two node types, got {main}; set "
+                    f"objective.item_bias=false"
+                )
+            if scorer == "cosine" or getattr(scorer, "func", scorer) is SCORERS["cosine"]:
+                raise ValueError("objective.item_bias adds b_i to a dot product; it does not apply to cosine scores: "
+                                 "set objective/scorer=dot or objective.item_bias=false")
+            self.item_bias = nn.Parameter(torch.zeros(g.num_nodes(main[2])))
+            dim = int(dim) + 1  # the bias column
         self.scorers = nn.ModuleDict()
         self.tasks: list[Task] = []
         self._add_task(main, src, dst, 1.0, scorer, sampler, dim, g)
@@ -146,6 +164,20 @@ class LinkObjective(nn.Module):
             a_src, a_dst = (t.long() for t in g.edges(etype=aux))
             self._add_task(aux, a_src, a_dst, float(aux_weight), scorer, sampler, dim, g)
         self.target: CanonicalEType = main  # type: ignore[assignment]
+
+    def augment(self, h: dict[str, torch.Tensor], dst_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """With ``item_bias``: append the bias column (1 for the main task's sources, ``b_i`` for its destinations
+        ``dst_ids``, default all); otherwise ``h`` unchanged."""
+        if self.item_bias is None:
+            return h
+        st, _, dt = self.tasks[0].etype
+        out = dict(h)
+        if st in h:
+            out[st] = torch.cat([h[st], h[st].new_ones(h[st].shape[0], 1)], 1)
+        if dt in h:
+            b = self.item_bias if dst_ids is None else self.item_bias[dst_ids.to(self.item_bias.device)]
+            out[dt] = torch.cat([h[dt], b.unsqueeze(1).to(h[dt].dtype)], 1)
+        return out
 
     def _add_task(self, etype, src, dst, weight, scorer, sampler, dim, g) -> None:
         key = etype[1]

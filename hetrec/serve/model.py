@@ -735,7 +735,11 @@ class ServingModel:
             x = {nt: torch.zeros(0, dim) for nt in ntypes}
             x[item_type] = node_input.embed_features(item_type, feats)
             blocks = [one_node_block() for _ in range(encoder.num_layers)]
-            return encoder(blocks, x)[item_type][0].detach().numpy()
+            vec = encoder(blocks, x)[item_type][0].detach().numpy()
+            # objective.item_bias: a new product has no learned popularity term yet; it gets the catalogue's mean
+            return np.append(vec, bias).astype(np.float32) if bias is not None else vec
+
+        bias = float(self.item_emb[:, -1].mean()) if self.meta.get("item_bias") else None
 
         return embed
 

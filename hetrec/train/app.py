@@ -201,6 +201,8 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     emb = trainer.embeddings()
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
     val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+    if trainer.has_valid and test_eval_options(cfg)["bootstrap"]:  # validation intervals: the figures to choose by
+        val = trainer.evaluate("valid", emb, **test_eval_options(cfg))
     select_seconds = float(summary["train_seconds"])
     refit_info: dict = {"refit": False}
     select_split_hash = data.split_hash
@@ -254,7 +256,8 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
 
 
 def test_eval_options(cfg: DictConfig) -> dict:
-    """Options of the test evaluation from ``evaluate``: per-user bootstrap resamples for 95% intervals."""
+    """Options of the validation and test evaluations from ``evaluate``: per-user bootstrap resamples for 95%
+    intervals."""
     return {"bootstrap": int(cfg.evaluate.get("bootstrap", 0) or 0), "seed": int(cfg.seed)}
 
 
@@ -329,6 +332,8 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
         "scorer": model.objective.scorer_name,
         # DistMult's relation diagonal: score(u, i) = sum(u * relation * i); empty for dot/cosine
         "scorer_params": {k: v.detach().cpu().tolist() for k, v in model.objective.scorer.state_dict().items()},
+        # objective.item_bias: the embeddings' last column is 1 (users) / b_i (items), so <u, i> includes b_i
+        "item_bias": model.objective.item_bias is not None,
         "canonical_etypes": [list(et) for et in g.canonical_etypes],
         "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
         "feat_dims": feat_dims,

@@ -64,3 +64,15 @@ def test_rgcn_config_errors():
     dup = [("user", "in", "group"), ("item", "in", "category")]
     with pytest.raises(ValueError, match=r"relation name\(s\) \['in'\]"):
         RGCN(dup, {"user": 2, "group": 2, "item": 2, "category": 2})
+
+
+@pytest.mark.parametrize("norm", ["both", "none"])
+def test_rgcn_norm_and_learned_relation_weights_contract(norm):
+    g, x = toy_shop_graph()
+    torch.manual_seed(0)
+    enc = RGCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, hidden_dim=8, out_dim=8, norm=norm,
+               self_loop=False, relation_aggregate="weighted", activation="none", layer_combine="mean")
+    assert enc.sampled_equals_full is (norm != "both")
+    assert_encoder(enc, g, x, out_dim=8)
+    with pytest.raises(ValueError, match=r"unknown norm 'left'; choose one of right, both, none"):
+        RGCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, norm="left")

@@ -148,3 +148,57 @@ def test_config_errors_name_the_override():
         LinkObjective(data, 16, target="bought")
     with pytest.raises(ValueError, match=r"train\.device"):
         Trainer(model, data, device="tpu") if False else __import__("hetrec.train.trainer", fromlist=["x"]).resolve_device("tpu")
+
+
+@pytest.mark.parametrize("mode", ["full", "minibatch"])
+def test_item_bias_is_one_embedding_column_and_learns_popularity(tmp_path, mode):
+    """objective.item_bias: users get a column of ones, items their bias, so <u, i> = <u', i'> + b_i everywhere
+    (training, ranking, the artifact); the bias learns which items are popular."""
+    data = toy_graph_data()
+    g = data.graph
+    seed_everything(0)
+    inp = ToyInput({nt: g.num_nodes(nt) for nt in g.ntypes}, {"item": 3}, 16)
+    enc = ToyEncoder(g.canonical_etypes, {nt: 16 for nt in g.ntypes}, num_layers=2, out_dim=16)
+    obj = LinkObjective(data, 16, loss="softmax", sampler=SAMPLERS["uniform"], scorer=DotScorer, temperature=0.2,
+                        item_bias=True)
+    model = LinkPredictionModel(inp, enc, obj)
+    tr = Trainer(model, data, mode=mode, batch_size=64, max_epochs=6, lr=0.05, patience=0, eval_every=6,
+                 progress=False, run_dir=tmp_path, fanouts=[4, 4])
+    tr.fit()
+    emb = tr.embeddings()
+    assert emb["user"].shape[1] == emb["item"].shape[1] == 17
+    assert torch.all(emb["user"][:, -1] == 1.0)
+    assert torch.allclose(emb["item"][:, -1], obj.item_bias.detach())
+    counts = torch.bincount(data.splits["train"][1], minlength=g.num_nodes("item")).float()
+    b = obj.item_bias.detach()
+    assert torch.corrcoef(torch.stack([b, counts]))[0, 1] > 0.3  # popular items get larger biases
+
+
+def test_item_bias_refuses_cosine_and_item_item_targets():
+    data = toy_graph_data()
+    with pytest.raises(ValueError, match=r"objective/scorer=dot or objective.item_bias=false"):
+        LinkObjective(data, 16, scorer=functools.partial(CosineScorer), item_bias=True)
+    with pytest.raises(ValueError, match=r"needs a main task between two node types"):
+        LinkObjective(data, 16, target="co_bought", item_bias=True)
+
+
+def test_isolated_nodes_get_no_id_embedding():
+    """A node with no edge in the training graph never receives a gradient: NodeInput zeroes its id embedding in
+    embed_full (features would still count), so it is not represented by its random initial vector."""
+    from hetrec.models.gcn import GCN
+    from hetrec.models.input import NodeInput
+
+    data = toy_graph_data()
+    g = data.graph
+    keep = g.edges(etype="clicks")[0] != 5  # user 5 loses every training click (all held out)
+    g2 = g.edge_subgraph({et: (keep if et[1] in ("clicks", "rev_clicks") else torch.ones(g.num_edges(et), dtype=bool))
+                          for et in g.canonical_etypes}, relabel_nodes=False)
+    data.graph = g2
+    seed_everything(0)
+    inp = NodeInput({nt: g2.num_nodes(nt) for nt in g2.ntypes}, {}, 8)
+    enc = GCN(g2.canonical_etypes, inp.out_dims, hidden_dim=8, out_dim=8, weight=False, self_loop=False,
+              activation="none", layer_combine="mean")
+    model = LinkPredictionModel(inp, enc, LinkObjective(data, 8, item_bias=True))
+    h, x = model.embed_full(g2, {})
+    assert torch.count_nonzero(x["user"][5]) == 0 and torch.count_nonzero(x["user"][4]) > 0
+    assert torch.count_nonzero(h["user"][5][:-1]) == 0  # a cold user is scored by the item bias alone
