@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "tfidf_max_features": 50000,
     },
     "missing_items": "error",
+    "events": None,
 }
 
 
@@ -121,6 +122,9 @@ class GraphBuilder:
         missing_items: interactions naming items outside the catalogue ``[0, num_items)``: ``error`` (default) or
             ``drop`` (counted in ``GraphData.info["dropped_missing_items"]``). Datasets already apply their own
             ``dataset.missing_items`` policy against the item table; this guards hand-made `ShopData`.
+        events: the events that become user-item relations (default ``None``: every event of the log); the target
+            is always one. Rows of the other events still form baskets (co_bought). E.g. ``graph.events=[clicks]``
+            for the target relation alone (the heterogeneity ablation).
     """
 
     def __init__(
@@ -133,8 +137,10 @@ class GraphBuilder:
         edge_weight: str = "sum",
         features: Mapping[str, Any] | bool | None = None,
         missing_items: str = "error",
+        events: Sequence[str] | None = None,
     ) -> None:
         self.target = None if target is None else str(target)
+        self.events = None if events is None else [str(e) for e in events]
         self.split = _section("split", split)
         self.co_bought = _section("co_bought", co_bought)
         self.categories = _section("categories", categories)
@@ -186,6 +192,7 @@ class GraphBuilder:
             "edge_weight": self.edge_weight,
             "features": dict(self.features),
             "missing_items": self.missing_items,
+            **({"events": list(self.events)} if self.events is not None else {}),  # absent: cache keys unchanged
         }
 
     def config_hash(self) -> str:
@@ -239,13 +246,21 @@ class GraphBuilder:
         df = self._check_ids(shop, df, info)
         ev_codes, ev_names = pd.factorize(df["event"].to_numpy())
         events = [str(e) for e in ev_names]
+        if self.events is not None:
+            unknown = sorted(set(self.events) - set(events))
+            if unknown:
+                raise ValueError(
+                    f"graph.events names {unknown}, which dataset {shop.name!r} does not have (events: {events}); "
+                    f"set graph.events to some of them or graph.events=null for all"
+                )
+        rel_events = [e for e in events if self.events is None or e == target or e in self.events]
         has_baskets = bool((df["basket"].to_numpy() >= 0).any())
         cat_cfg = self.categories
         use_categories = bool(
             cat_cfg["enabled"] and shop.item_attrs is not None and cat_cfg["column"] in shop.item_attrs.columns
         )
         schema = GraphSchema(
-            tuple(events),
+            tuple(rel_events),
             target,
             co_bought=bool(self.co_bought["enabled"] and has_baskets),
             categories=use_categories,
@@ -273,6 +288,8 @@ class GraphBuilder:
         edges: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
         edata: dict[tuple[str, str, str], dict[str, torch.Tensor]] = {}
         for k, e in enumerate(events):
+            if e not in rel_events:
+                continue
             sel = keep & (ev_codes == k)
             src, dst, w, n = _dedup(users[sel], items[sel], weights[sel], I, self.edge_weight)
             et = (USER, e, ITEM)

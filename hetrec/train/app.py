@@ -242,7 +242,10 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         "val": {k: float(v) for k, v in val.items() if "@" in k},
     }
     if test is not None:
-        metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k}
+        metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k or k.endswith("/num_users")}
+    # what the model saw: forward and reverse relations with their edge counts, and node feature sizes
+    metrics["graph_edges"] = {",".join(et): int(data.graph.num_edges(et)) for et in data.graph.canonical_etypes}
+    metrics["feature_dims"] = {nt: int(f.shape[1]) for nt, f in data.features.items()}
     item_emb = emb[data.target[2]]
     if cfg.evaluate.get("associations"):
         metrics["associations"] = evaluate_associations(data, cosine_item_scores(item_emb), list(cfg.evaluate.ks))
@@ -257,8 +260,10 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
 
 def test_eval_options(cfg: DictConfig) -> dict:
     """Options of the validation and test evaluations from ``evaluate``: per-user bootstrap resamples for 95%
-    intervals."""
-    return {"bootstrap": int(cfg.evaluate.get("bootstrap", 0) or 0), "seed": int(cfg.seed)}
+    intervals, and the activity quantiles of the cold/warm user breakdown."""
+    quantiles = cfg.evaluate.get("activity_quantiles")
+    return {"bootstrap": int(cfg.evaluate.get("bootstrap", 0) or 0), "seed": int(cfg.seed),
+            "activity_quantiles": None if quantiles is None else [float(q) for q in quantiles]}
 
 
 def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwargs: dict, device, run_dir: Path,

@@ -163,3 +163,19 @@ def test_graphdata_pickles_and_float_category_codes():
     clone = pickle.loads(pickle.dumps(gd))
     assert clone.graph.canonical_etypes == gd.graph.canonical_etypes
     assert torch.equal(clone.features["item"], gd.features["item"]) and clone.schema == gd.schema
+
+
+def test_events_choose_the_behaviour_relations():
+    """graph.events keeps only the named events (and always the target) as relations; unknown names are refused."""
+    shop = random_shop(seed=3)
+    full = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}).build(shop)
+    only = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}, events=[]).build(shop)
+    two = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}, events=["clicks"]).build(shop)
+    rels = lambda gd: {r for _, r, _ in gd.graph.canonical_etypes if not r.startswith("rev_")}  # noqa: E731
+    assert {"clicks", "carts", "purchases"} <= rels(full)
+    assert "clicks" not in rels(only) and "carts" not in rels(only) and "purchases" in rels(only)
+    assert "clicks" in rels(two) and "carts" not in rels(two)
+    assert only.split_hash == full.split_hash  # same held-out pairs: only the message-passing relations differ
+    assert torch.equal(only.splits["train"][0], full.splits["train"][0])
+    with pytest.raises(ValueError, match=r"graph.events names \['views'\].*set graph.events to some of them"):
+        GraphBuilder(target="purchases", events=["views"]).build(shop)

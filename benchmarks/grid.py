@@ -1,0 +1,63 @@
+"""Shared pieces of the dataset-grid benchmarks (select_default.py, ablation.py): run sweeps per dataset in parallel,
+format a Recall@20 cell with its bootstrap interval, write CSV/Markdown results atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reproduce import RESULTS, run_sweep, sweep_jobs  # noqa: E402
+
+from hetrec.data.idmap import atomic_write_text  # noqa: E402
+
+__all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md"]
+
+
+def run_sweeps(dataset: str, sweeps: Iterable[tuple[str, list[str]]], runs: Path, seed: int, timeout: float,
+               only_table: bool) -> list[dict]:
+    """Run (unless ``only_table``) each ``(name, overrides)`` sweep of one dataset into ``runs/dataset/name`` and
+    return its jobs' metrics, each tagged with ``table_dataset`` and ``sweep``."""
+    rows = []
+    for name, overrides in sweeps:
+        sdir = runs / dataset / name
+        if not only_table:
+            print(f"[{dataset}/{name}]", flush=True)
+            run_sweep(sdir, overrides, [seed], timeout)
+        if sdir.exists():
+            for m in sweep_jobs(dataset, name, "", overrides, sdir):
+                m["table_dataset"], m["sweep"] = dataset, name
+                rows.append(m)
+    return rows
+
+
+def over_datasets(fn: Callable[[str], list[dict]], datasets: list[str], parallel: int) -> list[dict]:
+    """``fn(dataset)`` for every dataset, ``parallel`` at a time; rows in dataset order."""
+    with ThreadPoolExecutor(max(1, parallel)) as ex:
+        return [r for part in ex.map(fn, datasets) for r in part]
+
+
+def ci(split: dict, key: str = "recall@20") -> str:
+    """``0.1234 [0.1200, 0.1270]``: a metric with its per-user bootstrap 95% interval, ``–`` when absent."""
+    if not split or key not in split:
+        return "–"
+    lo, hi = split.get(f"{key}_ci_low"), split.get(f"{key}_ci_high")
+    return f"{split[key]:.4f}" + (f" [{lo:.4f}, {hi:.4f}]" if lo is not None else "")
+
+
+def write_csv(name: str, header: list[str], rows: list[list]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(RESULTS / name, buf.getvalue())
+
+
+def write_md(name: str, lines: list[str]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(RESULTS / name, "\n".join(lines))
