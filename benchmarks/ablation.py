@@ -22,15 +22,13 @@ Last line: JSON {"seconds", "datasets", "rows", "peak_rss_gb"}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, over_datasets, run_sweeps, write_csv, write_md  # noqa: E402
-from reproduce import ROOT  # noqa: E402
+from grid import ci, grid_args, run_grid, run_sweeps, write_csv, write_md  # noqa: E402
 
 DATASETS: dict[str, list[str]] = {
     "synthetic": [],
@@ -51,9 +49,8 @@ STEPS: list[tuple[str, list[str]]] = [
 COMMON = ["evaluate.bootstrap=1000", "evaluate.activity_quantiles=[0.2,0.8]"]
 
 
-def run_dataset(name: str, runs: Path, seed: int, timeout: float, only_table: bool) -> list[dict]:
-    rows = run_sweeps(name, [(step.lstrip("+"), DATASETS[name] + ov + COMMON) for step, ov in STEPS], runs, seed,
-                      timeout, only_table)
+def run_dataset(name: str, args) -> list[dict]:
+    rows = run_sweeps(name, [(step.lstrip("+"), DATASETS[name] + ov + COMMON) for step, ov in STEPS], args)
     names = {step.lstrip("+"): step for step, _ in STEPS}
     for m in rows:
         m["step"] = names[m["sweep"]]
@@ -126,18 +123,9 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs" / "ablation"))
-    ap.add_argument("--parallel", type=int, default=2, help="datasets run at once")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per job")
-    ap.add_argument("--only-table", action="store_true", help="rebuild the table from existing runs, run nothing")
-    args = ap.parse_args()
+    args = grid_args(__doc__, list(DATASETS), "ablation")
     t0 = time.time()
-    runs = Path(args.runs)
-    rows = over_datasets(lambda d: run_dataset(d, runs, args.seed, args.timeout, args.only_table), args.datasets,
-                         args.parallel)
+    rows = run_grid(args, run_dataset)
     command = f"HETREC_DATA=... python benchmarks/ablation.py --datasets {' '.join(args.datasets)} --seed {args.seed}"
     write(rows, args.datasets, command, sum(float(r.get("wall_seconds") or 0) for r in rows))
     print(json.dumps({"seconds": round(time.time() - t0, 1), "datasets": args.datasets, "rows": len(rows),

@@ -18,16 +18,16 @@ from hetrec.data.idmap import atomic_write_text  # noqa: E402
 __all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md"]
 
 
-def run_sweeps(dataset: str, sweeps: Iterable[tuple[str, list[str]]], runs: Path, seed: int, timeout: float,
-               only_table: bool) -> list[dict]:
-    """Run (unless ``only_table``) each ``(name, overrides)`` sweep of one dataset into ``runs/dataset/name`` and
-    return its jobs' metrics, each tagged with ``table_dataset`` and ``sweep``."""
+def run_sweeps(dataset: str, sweeps: Iterable[tuple[str, list[str]]], args) -> list[dict]:
+    """Run (unless ``args.only_table``) each ``(name, overrides)`` sweep of one dataset into
+    ``args.runs/dataset/name``, its jobs sharing the cores with the other datasets that run at once, and return its
+    jobs' metrics, each tagged with ``table_dataset`` and ``sweep``."""
     rows = []
     for name, overrides in sweeps:
-        sdir = runs / dataset / name
-        if not only_table:
+        sdir = Path(args.runs) / dataset / name
+        if not args.only_table:
             print(f"[{dataset}/{name}]", flush=True)
-            run_sweep(sdir, overrides, [seed], timeout)
+            run_sweep(sdir, overrides + [threads_per_job(args.parallel)], [args.seed], args.timeout)
         if sdir.exists():
             for m in sweep_jobs(dataset, name, "", overrides, sdir):
                 m["table_dataset"], m["sweep"] = dataset, name
@@ -61,3 +61,33 @@ def write_csv(name: str, header: list[str], rows: list[list]) -> None:
 def write_md(name: str, lines: list[str]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_text(RESULTS / name, "\n".join(lines))
+
+
+def grid_args(doc: str, datasets: list[str], runs_subdir: str):
+    """The command line shared by the grid benchmarks: datasets, seed, runs folder, parallelism, timeout, and
+    --only-table (rebuild the results from existing runs)."""
+    import argparse
+
+    from reproduce import ROOT
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--datasets", nargs="+", default=list(datasets), choices=list(datasets))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs" / runs_subdir))
+    ap.add_argument("--parallel", type=int, default=2,
+                    help="datasets run at once (each job gets train.num_threads = cores / parallel)")
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per sweep")
+    ap.add_argument("--only-table", action="store_true", help="rebuild the table from existing runs, run nothing")
+    return ap.parse_args()
+
+
+def run_grid(args, run_dataset: Callable[[str, object], list[dict]]) -> list[dict]:
+    """``run_dataset(dataset, args)`` over ``args.datasets``, ``args.parallel`` at once."""
+    return over_datasets(lambda d: run_dataset(d, args), args.datasets, args.parallel)
+
+
+def threads_per_job(parallel: int) -> str:
+    """``train.num_threads=N``: the machine's cores shared by the jobs that run at once."""
+    import os
+
+    return f"train.num_threads={max(1, (os.cpu_count() or 1) // max(1, parallel))}"

@@ -14,15 +14,13 @@ Last line: JSON {"seconds", "chosen", "datasets", "peak_rss_gb"}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, over_datasets, run_sweeps, write_csv, write_md  # noqa: E402
-from reproduce import ROOT  # noqa: E402
+from grid import ci, grid_args, run_grid, run_sweeps, write_csv, write_md  # noqa: E402
 
 # dataset -> data and split overrides (no model settings: those are the candidates below and the shipped configs)
 DATASETS: dict[str, list[str]] = {
@@ -57,14 +55,13 @@ def label(m: dict) -> str:
         return {"baseline/mostpop": "MostPop", "baseline/itemknn": "ItemKNN", "baseline/ease": "EASE"}[ov["model"]]
     if "+label" in ov:
         return ov["+label"]
-    return f"{ov.get('encoder')} / {ov.get('objective')}" + (" + item bias" if ov.get("objective.item_bias") == "true"
+    return f"{ov.get('encoder')} / {ov.get('objective')}" + (" + item bias" if str(ov.get("objective.item_bias")).lower() == "true"
                                                             else "")
 
 
-def run_dataset(name: str, runs: Path, seed: int, timeout: float, only_table: bool) -> list[dict]:
+def run_dataset(name: str, args) -> list[dict]:
     sweeps = GOWALLA_SWEEPS if name == "gowalla" else SWEEPS
-    rows = run_sweeps(name, [(k, DATASETS[name] + ov + COMMON) for k, ov in sweeps.items()], runs, seed, timeout,
-                      only_table)
+    rows = run_sweeps(name, [(k, DATASETS[name] + ov + COMMON) for k, ov in sweeps.items()], args)
     for m in rows:
         m["label"] = label(m)
     return rows
@@ -145,18 +142,9 @@ def write(rows: list[dict], datasets: list[str], chosen: str, info: dict, comman
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", default=str(ROOT / "benchmarks" / "runs" / "default_selection"))
-    ap.add_argument("--parallel", type=int, default=2, help="datasets run at once (each job uses train.num_threads)")
-    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per sweep")
-    ap.add_argument("--only-table", action="store_true", help="rebuild the table from existing runs, run nothing")
-    args = ap.parse_args()
+    args = grid_args(__doc__, list(DATASETS), "default_selection")
     t0 = time.time()
-    runs = Path(args.runs)
-    rows = over_datasets(lambda d: run_dataset(d, runs, args.seed, args.timeout, args.only_table), args.datasets,
-                         args.parallel)
+    rows = run_grid(args, run_dataset)
     chosen, info = choose(rows, args.datasets)
     command = ("HETREC_DATA=... python benchmarks/select_default.py --datasets " + " ".join(args.datasets)
                + f" --seed {args.seed}")

@@ -398,7 +398,16 @@ class LayeredEncoder(Encoder):
         self.activation = make_activation(activation, name)
         self.layers = nn.ModuleList()
         self.norms = nn.ModuleList()
-        dims: dict[str, int] = {nt: self.in_dims.get(nt, 0) for nt in self.ntypes}
+        # per-type linear maps of the input to out_dim: for the layer-0 term of a layer combination, and in front of
+        # the first layer of encoders whose layers keep the size (project_inputs, e.g. GCN without weights)
+        project = self.project_inputs or self.layer_combine != "last"
+        self.input_proj = nn.ModuleDict(
+            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in self.in_dims.items() if project and d != self.out_dim}
+        )
+        dims: dict[str, int] = {
+            nt: self.out_dim if self.project_inputs and nt in self.input_proj else self.in_dims.get(nt, 0)
+            for nt in self.ntypes
+        }
         for i in range(self.num_layers):
             out = self.out_dim if i == self.num_layers - 1 else self.hidden_dim
             self.layers.append(self.make_layer(i, dict(dims), out))
@@ -406,11 +415,11 @@ class LayeredEncoder(Encoder):
             if layer_norm and not last:
                 self.norms.append(nn.ModuleDict({nt: nn.LayerNorm(out) for nt in self.ntypes}))
             dims = {nt: out for nt in self.ntypes}
-        combine = self.layer_combine != "last"
-        self.input_proj = nn.ModuleDict(
-            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in self.in_dims.items() if combine and d != self.out_dim}
-        )
         self.layer_logits = nn.Parameter(torch.zeros(self.num_layers + 1)) if layer_combine == "weighted" else None
+
+    #: subclasses whose layers cannot change the size (e.g. GCN without weights) set this: inputs whose size differs
+    #: from ``out_dim`` are first mapped to it by a per-type linear layer
+    project_inputs: ClassVar[bool] = False
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
         """Build layer ``index`` from per-type input sizes (0 = the type has no input) to ``out_dim``."""
@@ -435,10 +444,9 @@ class LayeredEncoder(Encoder):
 
     def propagate(self, graphs: Sequence[Any], x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         graphs = self._drop_edges(list(graphs))
-        h = x
-        terms: list[dict[str, torch.Tensor]] = []
-        if self.layer_combine != "last":
-            terms.append({nt: self.input_proj[nt](t) if nt in self.input_proj else t for nt, t in x.items()})
+        x0 = {nt: self.input_proj[nt](t) if nt in self.input_proj else t for nt, t in x.items()}
+        h = x0 if self.project_inputs else x
+        terms: list[dict[str, torch.Tensor]] = [x0] if self.layer_combine != "last" else []
         for i, (layer, g) in enumerate(zip(self.layers, graphs)):
             h_in = {nt: self.dropout(t) for nt, t in h.items()}
             out = layer(g, h_in)

@@ -118,7 +118,8 @@ class GCN(LayeredEncoder):
         etypes: canonical relations of the graph (``g.canonical_etypes``).
         in_dims: input size per node type.
         weight: a learned transform ``W_r`` per relation and layer, and a bias per type. ``False``: parameter-free
-            propagation (the input size must equal ``hidden_dim`` and ``out_dim``). Default ``True``.
+            propagation; inputs of another size than ``out_dim`` are first mapped to it by a per-type linear layer,
+            and ``hidden_dim`` is ignored (every layer has ``out_dim``). Default ``True``.
         self_loop: Kipf's self loop (degrees + 1). Default ``True``.
         relation_aggregate: ``sum``, ``mean``, ``max``, ``weighted`` or ``attention`` (see
             :class:`~hetrec.models.base.TypedConv`). Default ``sum``.
@@ -144,14 +145,9 @@ class GCN(LayeredEncoder):
         **options: Any,
     ) -> None:
         self._gcn = (bool(weight), bool(self_loop), str(relation_aggregate))
+        self.project_inputs = not weight  # parameter-free layers keep the size: inputs are mapped to out_dim first
         if not weight:
-            sizes = {int(v) for v in in_dims.values()} | {int(options.get(k, 64)) for k in ("hidden_dim", "out_dim")}
-            if len(sizes) != 1:
-                raise ValueError(
-                    f"GCN(weight=False) propagates without a transform, so input, hidden and output sizes must be "
-                    f"equal (got in_dims {dict(in_dims)}, hidden_dim {options.get('hidden_dim', 64)}, out_dim "
-                    f"{options.get('out_dim', 64)}); set encoder.out_dim and encoder.hidden_dim to node_input.dim"
-                )
+            options["hidden_dim"] = options.get("out_dim", 64)  # no transform: every layer has the output size
         super().__init__(etypes, in_dims, **options)
         self.weight, self.self_loop, self.relation_aggregate = self._gcn
 

@@ -86,7 +86,12 @@ def test_gcn_learned_relation_weights_contract(aggregate):
     assert_encoder(enc, g, x, out_dim=8)
 
 
-def test_gcn_weight_false_needs_equal_sizes():
+def test_gcn_weight_false_maps_other_input_sizes_to_out_dim():
+    """Without weights the layers keep the size: inputs of other sizes are first mapped to out_dim (and hidden_dim is
+    moot), so node_input.dim need not equal encoder.out_dim."""
     g, x = toy_shop_graph()
-    with pytest.raises(ValueError, match=r"set encoder.out_dim and encoder.hidden_dim to node_input.dim"):
-        GCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, weight=False)
+    torch.manual_seed(0)
+    enc = GCN(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, weight=False, self_loop=False,
+              activation="none", layer_combine="mean", hidden_dim=32, out_dim=6)
+    assert set(enc.input_proj) == set(x) and enc.hidden_dim == 6
+    assert_encoder(enc, g, x, out_dim=6)

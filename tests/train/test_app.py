@@ -73,7 +73,9 @@ def test_tiny_run_writes_metrics_log_checkpoint_artifact(tmp_path):
     for key in ("dataset", "encoder", "canonical_etypes", "num_nodes", "feat_dims", "node_input", "encoder_config",
                 "hetrec_version"):
         assert key in art.meta
-    assert art.embeddings["item"].shape == (60, 16) and art.train_matrix.shape == (120, 60)
+    # the default objective's item bias is the 17th column: 1 for users, b_i for items
+    assert art.meta["item_bias"] is True and art.train_matrix.shape == (120, 60)
+    assert art.embeddings["item"].shape == (60, 17) and torch.all(art.embeddings["user"][:, -1] == 1)
     assert any(k.startswith("node_input.") for k in art.model_state)
     # rerunning the finished command resumes at the end: same metrics, no extra epochs
     again = app.train(cfg, run)
@@ -87,7 +89,7 @@ def test_tiny_run_writes_metrics_log_checkpoint_artifact(tmp_path):
         ("train.lr=0", "train.lr"),
         ("evaluate.ks=[10,20,500]", "evaluate.ks"),
         ("objective.target=bought", "objective.target"),
-        ("train.mode=minibatch train.fanouts=[5,5,5]", "train.fanouts"),
+        ("train.mode=minibatch train.fanouts=[5,5]", "train.fanouts"),
     ],
 )
 def test_bad_config_names_the_override(tmp_path, override, named):
