@@ -297,10 +297,10 @@ class TypedConv(dglnn.HeteroGraphConv):
             outputs.setdefault(d, []).append((self.etype_index[et], y))
         res = {}
         for nt, items in outputs.items():
-            ys = torch.stack([y for _, y in items])  # [R, N, D]
             if len(items) == 1:
                 res[nt] = items[0][1]
                 continue
+            ys = torch.stack([y for _, y in items])  # [R, N, D]
             if self.relation_logits is not None:
                 w = torch.softmax(self.relation_logits[[i for i, _ in items]], 0)
             else:
