@@ -25,7 +25,7 @@ def run_sweeps(dataset: str, sweeps: Iterable[tuple[str, list[str]]], args) -> l
     rows = []
     for name, overrides in sweeps:
         sdir = Path(args.runs) / dataset / name
-        if not args.only_table:
+        if not args.only_table and not (args.keep_finished and sdir.exists()):
             print(f"[{dataset}/{name}]", flush=True)
             run_sweep(sdir, overrides + [threads_per_job(args.parallel)], [args.seed], args.timeout)
         if sdir.exists():
@@ -78,6 +78,7 @@ def grid_args(doc: str, datasets: list[str], runs_subdir: str):
                     help="datasets run at once (each job gets train.num_threads = cores / parallel)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per sweep")
     ap.add_argument("--only-table", action="store_true", help="rebuild the table from existing runs, run nothing")
+    ap.add_argument("--keep-finished", action="store_true", help="run only the sweeps that have no finished folder")
     return ap.parse_args()
 
 
