@@ -88,7 +88,7 @@ def test_one_multirun_runs_a_gnn_and_a_baseline_side_by_side(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = [json.loads((sweep / str(n) / "metrics.json").read_text()) for n in (0, 1)]
     assert [j["status"] for j in jobs] == ["ok", "ok"]
-    assert jobs[0]["encoder"] == "sage" and jobs[1]["encoder"] == "baseline/mostpop"
+    assert jobs[0]["encoder"] == "gcn" and jobs[1]["encoder"] == "baseline/mostpop"
     assert jobs[0]["split_hash"] == jobs[1]["split_hash"]  # same data and split
     md = (sweep / "summary.md").read_text()
     assert "model=gnn" in md and "model=baseline/mostpop" in md
