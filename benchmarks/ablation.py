@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, run_grid, run_sweeps, write_csv, write_md  # noqa: E402
+from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md  # noqa: E402
 
 DATASETS: dict[str, list[str]] = {
     "synthetic": [],
@@ -67,27 +67,13 @@ def _edges(m: dict) -> str:
 
 
 def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -> None:
-    cols = ["dataset", "step", "val_recall@20", "val_ci_low", "val_ci_high", "test_recall@20", "test_ci_low",
-            "test_ci_high", "test_ndcg@20", "cold_test_recall@20", "warm_test_recall@20", "best_epoch",
-            "train_seconds", "peak_rss_gb", "split_hash", "commit", "hardware", "overrides"]
-    out = []
-    for r in rows:
-        v, t = r.get("val", {}), r.get("test", {})
-        out.append([r["table_dataset"], r["step"], v.get("recall@20"), v.get("recall@20_ci_low"),
-                    v.get("recall@20_ci_high"), t.get("recall@20"), t.get("recall@20_ci_low"),
-                    t.get("recall@20_ci_high"), t.get("ndcg@20"), t.get("cold/recall@20"), t.get("warm/recall@20"),
-                    r.get("best_epoch"),
-                    r.get("train_seconds"), r.get("peak_rss_gb"), r.get("split_hash"), r.get("commit"),
-                    r.get("hardware"), r.get("overrides")])
-    write_csv("ablation.csv", cols, out)
+    job_csv("ablation.csv", rows, "step",
+            [("cold_test_recall@20", "test", "cold/recall@20"), ("warm_test_recall@20", "test", "warm/recall@20")])
     enc = next((f"{r.get('encoder')} / {r.get('objective')}" for r in rows), "?")
-    hw = next((r.get("hardware") for r in rows if r.get("hardware")), "")
-    commit = ", ".join(sorted({str(r.get("commit")) for r in rows if r.get("commit")}))
+    cmd_line, facts = provenance(rows, command, seconds)
     lines = [
         "# Heterogeneity ablation of the default encoder", "",
-        f"Command: `{command}`  ",
-        f"Model: the shipped default `hetrec-train` ({enc}) · commit(s) `{commit}` · hardware: {hw} · sum of job wall "
-        f"times {seconds:.0f} s · generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+        cmd_line, f"Model: the shipped default `hetrec-train` ({enc}) · {facts}", "",
         "Each step adds one kind of information to the previous step's graph; the split, seed and training budget stay "
         "the same. Recall@20 with per-user bootstrap 95% intervals (1,000 resamples); cold / warm = test users in the "
         "bottom / top 20% by training interactions. The last row keeps the features and drops every other relation "

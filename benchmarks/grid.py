@@ -15,7 +15,18 @@ from reproduce import RESULTS, run_sweep, sweep_jobs  # noqa: E402
 
 from hetrec.data.idmap import atomic_write_text  # noqa: E402
 
-__all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md"]
+__all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md", "job_csv", "provenance"]
+
+# per-job CSV columns shared by the grid tables: (header, section of metrics.json or None for top level, key)
+JOB_COLUMNS: list[tuple[str, str | None, str]] = [
+    ("val_recall@20", "val", "recall@20"), ("val_recall@20_ci_low", "val", "recall@20_ci_low"),
+    ("val_recall@20_ci_high", "val", "recall@20_ci_high"), ("val_ndcg@20", "val", "ndcg@20"),
+    ("test_recall@20", "test", "recall@20"), ("test_recall@20_ci_low", "test", "recall@20_ci_low"),
+    ("test_recall@20_ci_high", "test", "recall@20_ci_high"), ("test_ndcg@20", "test", "ndcg@20"),
+    ("best_epoch", None, "best_epoch"), ("train_seconds", None, "train_seconds"),
+    ("wall_seconds", None, "wall_seconds"), ("peak_rss_gb", None, "peak_rss_gb"), ("split_hash", None, "split_hash"),
+    ("commit", None, "commit"), ("hardware", None, "hardware"), ("overrides", None, "overrides"),
+]
 
 
 def run_sweeps(dataset: str, sweeps: Iterable[tuple[str, list[str]]], args) -> list[dict]:
@@ -56,6 +67,27 @@ def write_csv(name: str, header: list[str], rows: list[list]) -> None:
     w.writerows(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_text(RESULTS / name, buf.getvalue())
+
+
+def job_csv(name: str, rows: list[dict], label_key: str, extra: Iterable[tuple[str, str | None, str]] = ()) -> None:
+    """One CSV row per job: dataset, its label (``label_key``), the shared :data:`JOB_COLUMNS` and ``extra`` ones."""
+    cols = [*JOB_COLUMNS, *extra]
+
+    def value(r: dict, sec: str | None, key: str):
+        return (r.get(sec) or {}).get(key) if sec else r.get(key)
+
+    write_csv(name, ["dataset", label_key] + [c for c, _, _ in cols],
+              [[r["table_dataset"], r[label_key]] + [value(r, sec, k) for _, sec, k in cols] for r in rows])
+
+
+def provenance(rows: list[dict], command: str, seconds: float) -> tuple[str, str]:
+    """The table header's command line and its ``commit(s) · hardware · time · date`` line."""
+    import time
+
+    hw = next((r.get("hardware") for r in rows if r.get("hardware")), "")
+    commit = ", ".join(sorted({str(r.get("commit")) for r in rows if r.get("commit")}))
+    return (f"Command: `{command}`  ", f"commit(s) `{commit}` · hardware: {hw} · sum of job wall times {seconds:.0f} s "
+            f"· generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
 def write_md(name: str, lines: list[str]) -> None:

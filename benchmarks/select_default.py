@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, run_grid, run_sweeps, write_csv, write_md  # noqa: E402
+from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md  # noqa: E402
 
 # dataset -> data and split overrides (no model settings: those are the candidates below and the shipped configs)
 DATASETS: dict[str, list[str]] = {
@@ -87,30 +87,15 @@ def choose(rows: list[dict], datasets: list[str]) -> tuple[str, dict]:
 
 
 def write(rows: list[dict], datasets: list[str], chosen: str, info: dict, command: str, seconds: float) -> None:
-    cols = ["dataset", "model", "val_recall@20", "val_recall@20_ci_low", "val_recall@20_ci_high", "val_ndcg@20",
-            "test_recall@20", "test_recall@20_ci_low", "test_recall@20_ci_high", "test_ndcg@20", "best_epoch",
-            "train_seconds", "wall_seconds", "peak_rss_gb", "split_hash", "commit", "hardware", "overrides"]
-    out = []
-    for r in rows:
-        v, t = r.get("val", {}), r.get("test", {})
-        out.append([r["table_dataset"], r["label"], v.get("recall@20"), v.get("recall@20_ci_low"),
-                    v.get("recall@20_ci_high"), v.get("ndcg@20"), t.get("recall@20"), t.get("recall@20_ci_low"),
-                    t.get("recall@20_ci_high"), t.get("ndcg@20"), r.get("best_epoch"), r.get("train_seconds"),
-                    r.get("wall_seconds"), r.get("peak_rss_gb"), r.get("split_hash"), r.get("commit"),
-                    r.get("hardware"), r.get("overrides")])
-    write_csv("default_selection.csv", cols, out)
+    job_csv("default_selection.csv", rows, "label")
     labels = []
     for r in rows:
         if r["label"] not in labels:
             labels.append(r["label"])
     cell = {(r["table_dataset"], r["label"]): r for r in rows}
-    hw = next((r.get("hardware") for r in rows if r.get("hardware")), "")
-    commit = ", ".join(sorted({str(r.get("commit")) for r in rows if r.get("commit")}))
     lines = [
         "# Default encoder and objective, chosen on validation across datasets", "",
-        f"Command: `{command}`  ",
-        f"Commit(s): `{commit}` · hardware: {hw} · sum of job wall times {seconds:.0f} s · generated "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+        *provenance(rows, command, seconds), "",
         "Each cell: Recall@20 with its per-user bootstrap 95% interval (1,000 resamples), full-catalogue ranking with "
         "training items excluded. Encoders use their shipped configs (hetrec/models/conf/encoder/*.yaml) and the "
         "shipped training defaults (conf/train/default.yaml: full graph, Adam 0.01, batch 8192, up to 30 epochs, early "
