@@ -22,12 +22,16 @@ class PositiveLookup:
     """Membership test ``(src, dst) in positives`` for many pairs at once.
 
     A CSR matrix with sorted column indices is, read row after row, the sorted array of keys ``src * num_dst + dst``;
-    a membership test is one ``searchsorted`` over that array (O(log nnz) per pair, fully vectorized).
+    a membership test is one ``searchsorted`` over that array (O(log nnz) per pair, fully vectorized). When the whole
+    ``num_src x num_dst`` grid fits in ``dense_max_entries`` bytes (32 MiB) a bool table answers instead, by one
+    gather (on ml-100k the searchsorted path was ~20% of a training epoch).
 
     Args:
         src, dst: positive pairs (int64, duplicates allowed).
         num_src, num_dst: node counts of the two sides.
     """
+
+    dense_max_entries = 1 << 25
 
     def __init__(self, src: torch.Tensor, dst: torch.Tensor, num_src: int, num_dst: int) -> None:
         self.num_src = int(num_src)
@@ -39,6 +43,10 @@ class PositiveLookup:
         self.csr.sort_indices()
         rows = np.repeat(np.arange(self.num_src, dtype=np.int64), np.diff(self.csr.indptr))
         self.keys = torch.from_numpy(rows * self.num_dst + self.csr.indices.astype(np.int64))
+        self.dense: torch.Tensor | None = None
+        if self.num_src * self.num_dst <= self.dense_max_entries:
+            self.dense = torch.zeros(self.num_src * self.num_dst, dtype=torch.bool)
+            self.dense[self.keys] = True
 
     def contains(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Bool tensor, shape of ``dst`` (``src`` broadcast against it): is each pair a training positive?"""
@@ -47,6 +55,8 @@ class PositiveLookup:
         q = (src.cpu().long() * self.num_dst + dst.cpu().long()) if src.dim() == dst.dim() else (
             src.cpu().long().unsqueeze(-1) * self.num_dst + dst.cpu().long()
         )
+        if self.dense is not None:
+            return self.dense[q]
         pos = torch.searchsorted(self.keys, q.reshape(-1)).clamp_max(self.keys.numel() - 1)
         return (self.keys[pos] == q.reshape(-1)).reshape(q.shape)
 

@@ -64,14 +64,21 @@ def test_loss_values():
         assert f(pos + 5, neg - 5).item() < f(pos, neg).item()
 
 
-def test_positive_lookup_matches_brute_force():
+@pytest.mark.parametrize("dense", [True, False])
+def test_positive_lookup_matches_brute_force(monkeypatch, dense):
+    """Both membership paths (dense bool table for small grids, searchsorted over sorted keys) agree with a set."""
+    if not dense:
+        monkeypatch.setattr(PositiveLookup, "dense_max_entries", 0)
     g = torch.Generator().manual_seed(0)
     src, dst = torch.randint(20, (100,), generator=g), torch.randint(15, (100,), generator=g)
     lk = PositiveLookup(src, dst, 20, 15)
+    assert (lk.dense is not None) is dense
     pairs = set(zip(src.tolist(), dst.tolist()))
     qs, qd = torch.randint(20, (500,), generator=g), torch.randint(15, (500,), generator=g)
     got = lk.contains(qs, qd)
     assert got.tolist() == [(s, d) in pairs for s, d in zip(qs.tolist(), qd.tolist())]
+    many = lk.contains(qs[:50], qd[:200].reshape(50, 4))  # one source against several destinations
+    assert many.tolist() == [[(qs[i].item(), qd[4 * i + j].item()) in pairs for j in range(4)] for i in range(50)]
     blk = lk.block(qs[:30], qd[:40])
     assert blk.shape == (30, 40)
     assert blk[3, 7].item() == ((qs[3].item(), qd[7].item()) in pairs)
