@@ -128,10 +128,10 @@ def evaluate_associations(data: GraphData, item_score_fn, ks) -> dict:
 
 
 def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float | None = None,
-                 test_options: dict | None = None) -> dict:
+                 eval_options: dict | None = None) -> dict:
     """Fit the baseline ``cfg.model`` on ``data`` (built from ``cfg`` when ``None``) and evaluate valid and test at
     ``cfg.evaluate.ks``. ``wall_seconds`` counts from ``t_start`` (``time.perf_counter()``; default: now), so a job
-    that loaded ``data`` itself counts the loading as a GNN job does. ``test_options`` go to both evaluations
+    that loaded ``data`` itself counts the loading as a GNN job does. ``eval_options`` go to both evaluations
     (``bootstrap``, ``seed``: see :func:`~hetrec.evaluate.ranking.evaluate_ranking`).
 
     Returns:
@@ -164,7 +164,7 @@ def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float 
     t1 = time.perf_counter()
     for split, key in (("valid", "val"), ("test", "test")):
         if len(data.splits.get(split, ((),))[0]):
-            out[key] = evaluate_split(data, model.score, split, ks, **(test_options or {}))
+            out[key] = evaluate_split(data, model.score, split, ks, **(eval_options or {}))
     if cfg.evaluate.get("associations"):
         try:
             out["associations"] = evaluate_associations(data, model.item_scores, ks)

@@ -154,7 +154,7 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
     data = load_data(cfg)
     validate_against_data(cfg, data)
     seed_everything(int(cfg.seed))
-    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start, test_options=test_eval_options(cfg))}
+    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start, eval_options=eval_options(cfg))}
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return metrics
@@ -200,9 +200,11 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     summary = trainer.fit()
     emb = trainer.embeddings()
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
-    val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
-    if trainer.has_valid and test_eval_options(cfg)["bootstrap"]:  # validation intervals: the figures to choose by
-        val = trainer.evaluate("valid", emb, **test_eval_options(cfg))
+    options = eval_options(cfg)
+    if trainer.has_valid and options["bootstrap"]:  # validation intervals: the figures to choose by
+        val = trainer.evaluate("valid", emb, **options)
+    else:
+        val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
     select_seconds = float(summary["train_seconds"])
     refit_info: dict = {"refit": False}
     select_split_hash = data.split_hash
@@ -222,7 +224,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     elif refit:
         log.warning("train.refit=true but this run has no validation pairs (graph.split.valid_ratio=0?): nothing to "
                     "merge back, the selection run is reported as is")
-    test = trainer.evaluate("test", emb, **test_eval_options(cfg)) if has_test else None
+    test = trainer.evaluate("test", emb, **options) if has_test else None
     metrics = {
         "status": "ok",
         "dataset": data.name or _choice("dataset", cfg.dataset),
@@ -258,7 +260,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     return metrics
 
 
-def test_eval_options(cfg: DictConfig) -> dict:
+def eval_options(cfg: DictConfig) -> dict:
     """Options of the validation and test evaluations from ``evaluate``: per-user bootstrap resamples for 95%
     intervals, and the activity quantiles of the cold/warm user breakdown."""
     quantiles = cfg.evaluate.get("activity_quantiles")
