@@ -10,7 +10,7 @@ from torch import nn
 
 from hetrec.graph.data import GraphData
 from hetrec.objectives.losses import LOSSES
-from hetrec.objectives.samplers import SAMPLERS, NegativeSampler
+from hetrec.objectives.samplers import SAMPLERS, NegativeSampler, Negatives
 from hetrec.objectives.scorers import SCORERS, Scorer
 from hetrec.types import CanonicalEType
 
@@ -105,7 +105,7 @@ class LinkObjective(nn.Module):
             unchanged. Needs the dot or DistMult scorer and a main task between two node types. Default ``False``.
 
     Shapes:
-        task_loss: h_src, h_dst ``[B, D]``; h_neg ``[B, K, D]`` (None for in-batch) -> scalar.
+        batch_loss: ids ``[B]``; neg_rows/neg_ids ``[B, K]`` -> scalar.
         augment: ``{ntype: [n, D]}`` -> ``{ntype: [n, D + 1]}`` for the main task's two node types with ``item_bias``.
     """
 
@@ -194,30 +194,76 @@ class LinkObjective(nn.Module):
     def scorer_name(self) -> str:
         return getattr(self.scorer, "name", type(self.scorer).__name__)
 
-    def task_loss(
+    def batch_loss(
         self,
         task: Task,
-        h_src: torch.Tensor,
-        h_dst: torch.Tensor,
-        h_neg: torch.Tensor | None,
+        h: dict[str, torch.Tensor],
+        x: dict[str, torch.Tensor],
         src_ids: torch.Tensor,
         dst_ids: torch.Tensor,
-        neg_mask: torch.Tensor | None = None,
+        *,
+        src_rows: torch.Tensor | None = None,
+        dst_rows: torch.Tensor | None = None,
+        neg_rows: torch.Tensor | None = None,
+        neg_ids: torch.Tensor | None = None,
+        reg_inputs: Sequence[torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Loss of one task's batch (unweighted). ``h_neg`` None means in-batch negatives (the other ``h_dst``); with
-        an all-destinations sampler ``h_neg`` is every destination's embedding ``[N, D]``."""
+        """Weighted loss plus regularisation of one task's batch of positive pairs: the one place where a step's loss
+        is assembled, for full-graph and mini-batch training alike (the task's sampler supplies the negatives).
+
+        Args:
+            task: one of :attr:`tasks`.
+            h: output embeddings ``{ntype: [n, D]}`` (after :meth:`augment`); x: the matching input embeddings.
+            src_ids, dst_ids: the positives' global node ids ``[B]`` (CPU; used for sampling and masking).
+            src_rows, dst_rows: their rows in ``h`` (default: the ids themselves, i.e. full-graph embeddings).
+            neg_rows, neg_ids: ``[B, K]`` negatives a mini-batch loader already drew (rows in ``h`` and global ids);
+                default: the sampler draws them now with ``generator``.
+            reg_inputs: input-embedding rows to regularise (default: the batch's sources, destinations and drawn
+                negatives).
+
+        Returns:
+            scalar ``task.weight * loss + regularization``.
+        """
+        st, _, dt = task.etype
+        dev = h[st].device
+        src_rows = src_ids.to(dev) if src_rows is None else src_rows
+        dst_rows = dst_ids.to(dev) if dst_rows is None else dst_rows
+        h_src, h_dst = h[st][src_rows], h[dt][dst_rows]
+        negs = task.sampler.negatives(h[dt], src_ids, dst_ids, rows=neg_rows, ids=neg_ids, generator=generator,
+                                      h_pos=h_dst)
+        loss = self.loss_of(task, h_src, h_dst, negs)
+        if reg_inputs is None:
+            reg_inputs = [x[st][src_rows], x[dt][dst_rows]]
+            if negs.rows is not None:
+                reg_inputs.append(x[dt][negs.rows.reshape(-1)])
+        return task.weight * loss + self.regularization(*reg_inputs)
+
+    def loss_of(self, task: Task, h_src: torch.Tensor, h_dst: torch.Tensor, negs: Negatives) -> torch.Tensor:
+        """Unweighted loss of positives ``(h_src, h_dst)`` (``[B, D]``) against ``negs``."""
         sc = self.scorers[task.key]
-        pos = sc(h_src, h_dst)
-        if task.sampler.all_destinations:
-            neg = sc.all(h_src, h_neg)
-            mask = task.sampler.mask(src_ids, dst_ids).to(neg.device)  # type: ignore[attr-defined]
-        elif h_neg is None:
-            neg = sc.all(h_src, h_dst)
-            mask = task.sampler.mask(src_ids, dst_ids).to(neg.device)  # type: ignore[attr-defined]
-        else:
-            neg = sc.many(h_src, h_neg)
-            mask = None if neg_mask is None else neg_mask.to(neg.device)
-        return self.loss_fn(pos, neg, mask, self.temperature)
+        neg = sc.all(h_src, negs.emb) if negs.shared else sc.many(h_src, negs.emb)
+        return self.loss_fn(sc(h_src, h_dst), neg, negs.mask, self.temperature)
+
+    def dgl_negative_sampler(self):
+        """The tasks' samplers as DGL's ``negative_sampler(g, eids) -> {etype: (src, dst)}`` for
+        ``dgl.dataloading.as_edge_prediction_sampler``, or ``None`` when no task draws negatives."""
+        drawing = {t.etype: t for t in self.tasks if t.sampler.draws}
+        if not drawing:
+            return None
+
+        def sample(g, eids):
+            out = {}
+            for et, e in eids.items():
+                task = drawing.get(g.to_canonical_etype(et))
+                if task is None:
+                    continue
+                src, _ = g.find_edges(e, etype=task.etype)
+                neg, _ = task.sampler.sample(src)
+                out[task.etype] = (src.repeat_interleave(neg.shape[1]), neg.reshape(-1).to(src.dtype))
+            return out
+
+        return sample
 
     def regularization(self, *inputs: torch.Tensor) -> torch.Tensor:
         """``reg_weight * sum ||x||^2 / (2 B)`` over input-embedding rows of the batch (B = rows of the first)."""

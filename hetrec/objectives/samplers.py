@@ -8,12 +8,14 @@ rejection sampling, ``max_tries`` rounds) and whatever is still a positive after
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 __all__ = [
-    "PositiveLookup", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "AllSampler",
+    "PositiveLookup", "Negatives", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "AllSampler",
     "SAMPLERS",
 ]
 
@@ -68,8 +70,29 @@ class PositiveLookup:
         return torch.from_numpy(sub[np.ix_(ui.reshape(-1), di.reshape(-1))])
 
 
+@dataclass
+class Negatives:
+    """The negatives of one batch, as the loss consumes them.
+
+    Attributes:
+        emb: ``[B, K, D]`` one set per example (``shared=False``), or ``[N, D]`` rows shared by every example
+            (``shared=True``: the batch's other destinations, or every destination).
+        mask: bool, shape of the scores (``[B, K]`` or ``[B, N]``): False = not a negative (ignored by the loss);
+            ``None`` = all valid.
+        rows: ``[B, K]`` rows of the destination embeddings that were drawn (their inputs are regularised), or ``None``.
+    """
+
+    emb: torch.Tensor
+    mask: torch.Tensor | None
+    shared: bool
+    rows: torch.Tensor | None = None
+
+
 class NegativeSampler:
     """Base class of negative samplers.
+
+    A sampler answers :meth:`negatives` for a batch; samplers that draw nodes implement ``_draw`` (the base class
+    handles exclusion of positives), the others (in-batch, all destinations) override :meth:`negatives`.
 
     Args:
         num_negatives: negatives per positive (default 1; ignored by in-batch sampling).
@@ -137,6 +160,43 @@ class NegativeSampler:
         return neg, (~bad if bool(bad.any()) else None)
 
 
+    @property
+    def draws(self) -> bool:
+        """Whether negatives are drawn nodes (a mini-batch loader must then sample them into the batch's blocks)."""
+        return not (self.in_batch or self.all_destinations)
+
+    def negatives(
+        self,
+        h_dst: torch.Tensor,
+        src_ids: torch.Tensor,
+        dst_ids: torch.Tensor,
+        *,
+        rows: torch.Tensor | None = None,
+        ids: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        h_pos: torch.Tensor | None = None,
+    ) -> Negatives:
+        """The negatives of a batch of positives ``(src_ids, dst_ids)`` (global ids, CPU).
+
+        Args:
+            h_dst: embeddings of the destinations at hand: every destination (full graph) or a mini-batch's output
+                nodes, ``[N, D]``.
+            rows: ``[B, K]`` rows of ``h_dst`` already drawn (a mini-batch loader samples them into the blocks), with
+                ``ids`` their global ids; default ``None`` = draw now (then rows are global ids: full graph).
+            generator: random generator for the draw.
+            h_pos: the batch's positive destination embeddings ``[B, D]`` (used by in-batch sampling).
+        """
+        if rows is None:
+            neg, mask = self.sample(src_ids, generator)
+            rows = neg.to(h_dst.device)
+        else:
+            mask = None
+            if self.exclude_positives:
+                bad = self.lookup.contains(src_ids, ids.cpu())
+                mask = ~bad if bool(bad.any()) else None
+        return Negatives(h_dst[rows], mask, shared=False, rows=rows)
+
+
 class UniformSampler(NegativeSampler):
     """Uniform negatives over all destination nodes (Rendle et al., BPR, UAI 2009).
 
@@ -199,6 +259,10 @@ class InBatchSampler(NegativeSampler):
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         raise RuntimeError("InBatchSampler draws no negatives; the loss uses the batch's destinations")
 
+    def negatives(self, h_dst, src_ids, dst_ids, *, rows=None, ids=None, generator=None, h_pos=None) -> Negatives:
+        """The batch's own destinations ``h_pos`` (``[B, D]``), masked by :meth:`mask`."""
+        return Negatives(h_pos, self.mask(src_ids, dst_ids).to(h_pos.device), shared=True)
+
     def mask(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Bool ``[B, B]``: ``mask[i, j]`` is True when ``dst[j]`` is a valid negative for example ``i``.
 
@@ -235,6 +299,10 @@ class AllSampler(NegativeSampler):
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         raise RuntimeError("AllSampler draws no negatives; the loss scores every destination")
+
+    def negatives(self, h_dst, src_ids, dst_ids, *, rows=None, ids=None, generator=None, h_pos=None) -> Negatives:
+        """Every destination ``h_dst`` (``[N, D]``, the full graph's), masked by :meth:`mask`."""
+        return Negatives(h_dst, self.mask(src_ids, dst_ids).to(h_dst.device), shared=True)
 
     def mask(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """Bool ``[B, N]``: ``mask[i, j]`` is True when destination ``j`` is a valid negative for example ``i``.

@@ -79,27 +79,6 @@ def _can_fuse(params: list[torch.Tensor], device: torch.device) -> bool:
     )
 
 
-class _DGLNegativeSampler:
-    """Adapter: a hetrec sampler per relation as DGL's ``negative_sampler(g, eids_dict) -> {etype: (src, dst)}``."""
-
-    def __init__(self, tasks, graph) -> None:
-        self.tasks = {t.etype: t for t in tasks}
-        self.graph = graph
-
-    def __call__(self, g, eids):
-        out = {}
-        for et, e in eids.items():
-            et = g.to_canonical_etype(et)
-            task = self.tasks[et]
-            src, _ = g.find_edges(e, etype=et)
-            if task.sampler.in_batch:
-                continue
-            neg, _ = task.sampler.sample(src)
-            k = neg.shape[1]
-            out[et] = (src.repeat_interleave(k), neg.reshape(-1).to(src.dtype))
-        return out
-
-
 class Trainer:
     """Link-prediction trainer (full-graph or neighbour-sampled mini-batches).
 
@@ -425,19 +404,7 @@ class Trainer:
                 idx = perm[s * size : (s + 1) * size]
                 if idx.numel() == 0:
                     continue
-                u, i = task.src[idx], task.dst[idx]
-                st, dt_ = task.etype[0], task.etype[2]
-                ud, id_ = u.to(self.device), i.to(self.device)
-                if task.sampler.in_batch or task.sampler.all_destinations:
-                    h_neg = h[dt_] if task.sampler.all_destinations else None
-                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], h_neg, u, i)
-                    reg = obj.regularization(x[st][ud], x[dt_][id_])
-                else:
-                    neg, mask = task.sampler.sample(u, gen)
-                    nd = neg.to(self.device)
-                    l = obj.task_loss(task, h[st][ud], h[dt_][id_], h[dt_][nd], u, i, mask)
-                    reg = obj.regularization(x[st][ud], x[dt_][id_], x[dt_][nd.reshape(-1)])
-                loss = loss + task.weight * l + reg
+                loss = loss + obj.batch_loss(task, h, x, task.src[idx], task.dst[idx], generator=gen)
                 if task is tasks[0]:
                     n_pos += int(idx.numel())
             self._step(loss)
@@ -454,9 +421,7 @@ class Trainer:
             sampler,
             exclude="reverse_types",
             reverse_etypes=self.data.reverse_etypes,
-            negative_sampler=_DGLNegativeSampler(tasks, self.graph)
-            if any(not t.sampler.in_batch for t in tasks)
-            else None,
+            negative_sampler=self.model.objective.dgl_negative_sampler(),
         )
         eids = {}
         for t in tasks:
@@ -483,6 +448,7 @@ class Trainer:
             if not isinstance(input_nodes, dict):
                 input_nodes = {self.graph.ntypes[0]: input_nodes}
             h, x = self.model.embed_blocks(blocks, input_nodes, self.features)
+            seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
             loss = None
             for task in obj.tasks:
                 et = task.etype
@@ -490,23 +456,15 @@ class Trainer:
                     continue
                 st, dt_ = et[0], et[2]
                 ps, pd = pos_g.edges(etype=et)
-                gsrc = pos_g.nodes[st].data[nid][ps].cpu()
-                gdst = pos_g.nodes[dt_].data[nid][pd].cpu()
-                seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
-                if task.sampler.in_batch:
-                    l = obj.task_loss(task, h[st][ps], h[dt_][pd], None, gsrc, gdst)
-                else:
-                    ns, nd = neg_g.edges(etype=et)
-                    k = task.sampler.num_negatives
-                    nd = nd.view(-1, k)
-                    mask = None
-                    if task.sampler.exclude_positives:
-                        gneg = neg_g.nodes[dt_].data[nid][nd].cpu()
-                        bad = task.sampler.lookup.contains(gsrc, gneg)
-                        mask = ~bad if bool(bad.any()) else None
-                    l = obj.task_loss(task, h[st][ps], h[dt_][pd], h[dt_][nd], gsrc, gdst, mask)
-                reg = obj.regularization(*(x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds))
-                term = task.weight * l + reg
+                negs = {}
+                if task.sampler.draws:  # the loader drew them into the blocks: local rows and their global ids
+                    nd = neg_g.edges(etype=et)[1].view(-1, task.sampler.num_negatives)
+                    negs = {"neg_rows": nd, "neg_ids": neg_g.nodes[dt_].data[nid][nd].cpu()}
+                term = obj.batch_loss(
+                    task, h, x, pos_g.nodes[st].data[nid][ps].cpu(), pos_g.nodes[dt_].data[nid][pd].cpu(),
+                    src_rows=ps, dst_rows=pd, reg_inputs=[x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds],
+                    **negs,
+                )
                 loss = term if loss is None else loss + term
                 if task is obj.tasks[0]:
                     n_pos += int(ps.numel())
