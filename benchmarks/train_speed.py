@@ -69,7 +69,7 @@ def main() -> int:
     trainer_args = set(inspect.signature(Trainer.__init__).parameters)
 
     def trainer_kwargs(cfg) -> dict:
-        tc = {k: v for k, v in dict(cfg.train).items() if k in trainer_args and k != "device"}
+        tc = {k: v for k, v in app.trainer_options(cfg).items() if k in trainer_args and k != "device"}
         if tc.get("fanouts") is not None:
             tc["fanouts"] = list(tc["fanouts"])
         return tc

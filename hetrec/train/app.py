@@ -3,7 +3,7 @@ artifact.
 
 Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
 
-    metrics.json      DESIGN.md section 2 shape (plus "status", "target", "split_hash", "item_quality", ...)
+    metrics.json      {"val": {...}, "test": {...}, "train_seconds", "status", "target", "split_hash", "item_quality", ...}
     train_log.jsonl   one JSON line per epoch
     checkpoint.pt     written after every epoch; rerunning the same command in the same directory resumes
     artifact/         hetrec.train.artifact.Artifact (what `hetrec recommend/similar/serve` read)
@@ -22,6 +22,7 @@ the sum of both fits. The test split is never used for any choice.
 from __future__ import annotations
 
 import copy
+import importlib.resources
 import json
 import logging
 import sys
@@ -38,8 +39,9 @@ from hetrec.evaluate.runner import evaluate_associations, heldout_baskets, reset
 
 log = logging.getLogger("hetrec.train")
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-"""The repository's top-level ``conf/`` folder (resolved from the package location)."""
+CONF_DIR = str(importlib.resources.files("hetrec.conf"))
+"""The app's Hydra configs: the installed package ``hetrec.conf`` (the repository's top-level ``conf/`` folder, mapped
+into the package by pyproject's package-dir, so a wheel install and a checkout compose the same configs)."""
 
 TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
 
@@ -74,6 +76,20 @@ def validate_config(cfg: DictConfig) -> None:
         )
     if cfg.train.mode not in ("full", "minibatch"):
         raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
+
+
+def trainer_options(cfg: DictConfig) -> dict:
+    """``Trainer`` keyword arguments from ``cfg.train``: plain values, with the optimizer and scheduler config groups
+    instantiated into their factories (Hydra ``_partial_`` targets)."""
+    from hydra.utils import instantiate
+
+    tc = OmegaConf.to_container(cfg.train, resolve=True)
+    for key in ("optimizer", "scheduler"):
+        node = cfg.train.get(key)
+        tc[key] = instantiate(node) if node is not None and "_target_" in node else None
+    if tc["optimizer"] is None:
+        tc.pop("optimizer")  # the trainer's default (Adam)
+    return tc
 
 
 def validate_against_data(cfg: DictConfig, data) -> None:
@@ -190,7 +206,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     seed = int(cfg.seed)
     seed_everything(seed)
     model, feat_dims = build_model(cfg, data)
-    tc = OmegaConf.to_container(cfg.train, resolve=True)
+    tc = trainer_options(cfg)
     device = resolve_device(tc.pop("device", "auto"))
     refit = bool(tc.pop("refit", False))
     trainer = Trainer(

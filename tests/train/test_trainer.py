@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import ToyEncoder, ToyInput, toy_graph_data
+from toys import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
 from hetrec.objectives.samplers import AllSampler, InBatchSampler, PopularitySampler, UniformSampler
@@ -99,7 +99,7 @@ def _run(run_dir, mode, kill_after=None):
             raise Killed(f"simulated kill after epoch {epoch}")
 
     tr = Trainer(model, data, mode=mode, batch_size=64, max_epochs=5, lr=0.02, patience=0, seed=3,
-                 scheduler="step", step_size=2, gamma=0.5, progress=False, run_dir=run_dir, fanouts=[4, 4],
+                 scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5), progress=False, run_dir=run_dir, fanouts=[4, 4],
                  callbacks=[kill])
     summary = tr.fit()
     return tr, summary
@@ -203,3 +203,37 @@ def test_isolated_nodes_get_no_id_embedding():
     h, x = model.embed_full(g2, {})
     assert torch.count_nonzero(x["user"][5]) == 0 and torch.count_nonzero(x["user"][4]) > 0
     assert torch.count_nonzero(h["user"][5][:-1]) == 0  # a cold user is scored by the item bias alone
+
+
+def test_optimizer_and_scheduler_configs_compose_into_factories():
+    """train/optimizer and train/scheduler are Hydra _partial_ targets: a group choice plus a key override composes."""
+    from hydra import compose, initialize_config_dir
+
+    from hetrec.registry import register_configs
+    from hetrec.train import app
+
+    register_configs()
+    with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["train/optimizer=sgd", "train/scheduler=step", "train.scheduler.gamma=0.1",
+                                           "train.max_epochs=3"])
+    opts = app.trainer_options(cfg)
+    data = toy_graph_data()
+    tr = Trainer(make_model(data), data, progress=False, **{k: opts[k] for k in ("optimizer", "scheduler", "lr")})
+    assert isinstance(tr.optimizer, torch.optim.SGD) and tr.optimizer.defaults["momentum"] == 0.9
+    assert isinstance(tr.scheduler, torch.optim.lr_scheduler.StepLR) and tr.scheduler.gamma == 0.1
+    with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=ml100k_u1_gcn"])
+    opts = app.trainer_options(cfg)
+    tr = Trainer(make_model(data), data, progress=False, **{k: opts[k] for k in ("optimizer", "scheduler", "lr")})
+    assert isinstance(tr.optimizer, torch.optim.Adam) and tr.optimizer.defaults.get("fused") is True
+    assert isinstance(tr.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and tr.scheduler.T_max == 10
+    assert app.trainer_options(compose_default())["scheduler"] is None
+
+
+def compose_default():
+    from hydra import compose, initialize_config_dir
+
+    from hetrec.train import app
+
+    with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
+        return compose("config")
