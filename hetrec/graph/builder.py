@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.resources
 import json
 import logging
 import time
@@ -40,38 +41,36 @@ log = logging.getLogger("hetrec.graph")
 EDGE_WEIGHTS = ("sum", "count", "mean", "max")
 CO_BOUGHT_WEIGHTS = ("confidence", "lift", "support", "count")
 
-DEFAULTS: dict[str, Any] = {
-    "target": None,
-    "split": {
-        "strategy": "auto",
-        "valid_ratio": 0.1,
-        "test_ratio": 0.2,
-        "seed": 0,
-        "cut_time": None,
-        "valid_cut_time": None,
-    },
-    "co_bought": {
-        "enabled": True,
-        "min_count": 2,
-        "min_support": 0.0,
-        "min_lift": 1.0,
-        "top_k": 20,
-        "weight": "confidence",
-        "max_basket_size": None,
-    },
-    "categories": {"enabled": True, "parents": False, "column": "category", "separator": ">"},
-    "reverse": True,
-    "edge_weight": "sum",
-    "features": {
-        "enabled": True,
-        "text": "hash",
-        "text_dim": 64,
-        "max_categories": 256,
-        "tfidf_max_features": 50000,
-    },
-    "missing_items": "error",
-    "events": None,
-}
+def _yaml_defaults() -> dict[str, Any]:
+    """The graph section's defaults, read from the shipped ``conf/graph/default.yaml`` (package ``hetrec.conf``) so
+    that the Python API and ``hetrec-train`` share one source. Values that the app interpolates from other config
+    groups (``target: ${dataset.target}``, ``split.seed: ${seed}``) default to ``None`` / ``0`` here."""
+    from omegaconf import OmegaConf
+
+    text = importlib.resources.files("hetrec.conf").joinpath("graph", "default.yaml").read_text()
+    cfg = OmegaConf.create(text)
+    placeholders = {"target": None, "seed": 0}
+
+    def plain(node) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in node:
+            if key == "_target_":
+                continue
+            if OmegaConf.is_interpolation(node, key):
+                if key not in placeholders:
+                    raise RuntimeError(f"conf/graph/default.yaml: no Python default for interpolated key {key!r}")
+                out[key] = placeholders[key]
+            elif OmegaConf.is_dict(node[key]):
+                out[key] = plain(node[key])
+            else:
+                out[key] = OmegaConf.to_container(node, resolve=False)[key]
+        return out
+
+    return plain(cfg)
+
+
+DEFAULTS: dict[str, Any] = _yaml_defaults()
+"""Defaults of every ``graph.*`` option (from conf/graph/default.yaml)."""
 
 
 def _section(name: str, given: Any) -> dict[str, Any]:
