@@ -236,7 +236,7 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
         f"Commit(s) of the rows: `{commit}` · hardware: {hw} · sum of row wall times {seconds:.0f} s · "
         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        "Full-catalogue ranking, each user's training items excluded (DESIGN.md §4: Recall@K = hits/|test|, NDCG@K "
+        "Full-catalogue ranking, each user's training items excluded (Recall@K = hits/|test|, NDCG@K "
         "binary with IDCG over min(|test|, K), averaged over users with test items). Test metrics unless marked; "
         "`val` = validation split. Mean over seeds (± sample std when more than one and not 0).",
         "",

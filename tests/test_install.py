@@ -43,7 +43,7 @@ def test_fresh_interpreter_can_import_dgl_submodules_after_hetrec():
 
 
 def test_repository_top_level_is_the_documented_layout():
-    """DESIGN.md / the Foundation issue: the top level holds exactly these entries (guides live beside what they
+    """The project layout: the top level holds exactly these entries (guides live beside what they
     describe, e.g. the plugin guide in plugins/README.md)."""
     root = Path(__file__).resolve().parents[1]
     listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True)

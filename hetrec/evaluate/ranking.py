@@ -4,7 +4,7 @@ Every evaluated user is scored against **every** item; the user's training items
 validation items) are masked to ``-inf``; the top ``max(ks)`` items are taken with ``torch.topk`` and compared with
 the held-out items. Users are processed in chunks sized so that the dense score block stays within a memory budget.
 
-Metrics at K (DESIGN.md §4), each averaged over the users that have at least one held-out item:
+Metrics at K, each averaged over the users that have at least one held-out item:
 
 * ``recall@K``    = hits in top K / |held-out items of the user|
 * ``precision@K`` = hits in top K / K
