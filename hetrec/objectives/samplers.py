@@ -1,4 +1,4 @@
-"""Negative samplers for link prediction: uniform, popularity-weighted, in-batch and all destinations.
+"""Negative samplers for link prediction: uniform, popularity-weighted, in-batch, all destinations and shared.
 
 A sampler is created from config with only its hyperparameters and then :meth:`NegativeSampler.bind` to the data
 (number of destination nodes and the training positives of the relation it serves). With ``exclude_positives=True``
@@ -15,8 +15,8 @@ import scipy.sparse as sp
 import torch
 
 __all__ = [
-    "PositiveLookup", "Negatives", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler", "AllSampler",
-    "SAMPLERS",
+    "PositiveLookup", "Negatives", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler",
+    "AllSampler", "SharedSampler", "SAMPLERS",
 ]
 
 
@@ -102,6 +102,7 @@ class NegativeSampler:
 
     in_batch = False
     all_destinations = False
+    full_graph_only = False  # negatives are rows of every destination's embedding (not sampled into mini-batches)
     name = "base"
 
     def __init__(self, num_negatives: int = 1, exclude_positives: bool = True, max_tries: int = 10) -> None:
@@ -163,7 +164,7 @@ class NegativeSampler:
     @property
     def draws(self) -> bool:
         """Whether negatives are drawn nodes (a mini-batch loader must then sample them into the batch's blocks)."""
-        return not (self.in_batch or self.all_destinations)
+        return not (self.in_batch or self.full_graph_only)
 
     def negatives(
         self,
@@ -290,6 +291,7 @@ class AllSampler(NegativeSampler):
     """
 
     all_destinations = True
+    full_graph_only = True
     name = "all"
 
     def __init__(self, exclude_positives: bool = True, num_negatives: int = 1, max_tries: int = 0,
@@ -328,9 +330,45 @@ class AllSampler(NegativeSampler):
         return valid
 
 
+class SharedSampler(NegativeSampler):
+    """``num_negatives`` destinations drawn uniformly once per batch and shared by every example of the batch: the
+    loss scores one ``[B, K]`` matrix product instead of gathering ``B x K`` embedding rows, so a sampled softmax can
+    afford hundreds or thousands of negatives per positive (the regime where sampled softmax approaches the full
+    softmax; Wu et al., "On the Effectiveness of Sampled Softmax Loss for Item Recommendation", TOIS 2023; SimpleX,
+    Mao et al., CIKM 2021). Full-graph training only (the negatives are rows of every destination's embedding).
+
+    Args:
+        num_negatives: negatives per batch (default 1024).
+        exclude_positives: also mask drawn negatives that are other training positives of the example's source
+            (default False: a uniform draw hits one of a user's n positives with probability n / num_items, and the
+            membership test would cost ``B x K`` lookups per step). The example's own destination is always masked.
+    """
+
+    full_graph_only = True
+    name = "shared"
+
+    def __init__(self, num_negatives: int = 1024, exclude_positives: bool = False, max_tries: int = 0) -> None:
+        super().__init__(num_negatives=num_negatives, exclude_positives=exclude_positives, max_tries=0)
+
+    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randint(self.num_dst, (n,), generator=generator)
+
+    def negatives(self, h_dst, src_ids, dst_ids, *, rows=None, ids=None, generator=None, h_pos=None) -> Negatives:
+        """``[K]`` shared rows of ``h_dst``; the mask hides each example's own destination (and, with
+        ``exclude_positives``, its source's other training positives)."""
+        neg = self._draw(self.num_negatives, generator)
+        bad = dst_ids.cpu().long().unsqueeze(1) == neg.unsqueeze(0)
+        if self.exclude_positives:
+            bad |= self.lookup.contains(src_ids.cpu().long().unsqueeze(1).expand_as(bad), neg.expand_as(bad))
+        mask = ~bad if bool(bad.any()) else None
+        rows = neg.to(h_dst.device)
+        return Negatives(h_dst[rows], None if mask is None else mask.to(h_dst.device), shared=True, rows=rows)
+
+
 SAMPLERS: dict[str, type[NegativeSampler]] = {
     "uniform": UniformSampler,
     "popularity": PopularitySampler,
     "in_batch": InBatchSampler,
     "all": AllSampler,
+    "shared": SharedSampler,
 }

@@ -222,10 +222,10 @@ class Trainer:
                 f"or encoder.num_layers={len(self.fanouts)}"
             )
         if mode == "minibatch":
-            full_only = [t.etype[1] for t in model.objective.tasks if t.sampler.all_destinations]
+            full_only = [t for t in model.objective.tasks if t.sampler.full_graph_only]
             if full_only:
                 raise ValueError(
-                    f"objective/sampler=all (every destination a negative, relation {full_only[0]}) needs every "
+                    f"objective/sampler={full_only[0].sampler.name} (relation {full_only[0].etype[1]}) needs every "
                     f"node's embedding at each step: use train.mode=full, or objective/sampler=uniform in mini-batches"
                 )
         self.model.to(self.device)

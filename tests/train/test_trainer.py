@@ -10,7 +10,7 @@ import torch
 from toys import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
-from hetrec.objectives.samplers import AllSampler, InBatchSampler, PopularitySampler, UniformSampler
+from hetrec.objectives.samplers import AllSampler, InBatchSampler, PopularitySampler, SharedSampler, UniformSampler
 from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
 from hetrec.train.model import LinkPredictionModel
 from hetrec.train.trainer import Trainer, seed_everything
@@ -20,6 +20,7 @@ SAMPLERS = {
     "popularity": functools.partial(PopularitySampler, num_negatives=2, alpha=0.75),
     "in_batch": InBatchSampler,
     "all": AllSampler,
+    "shared": functools.partial(SharedSampler, num_negatives=24),
 }
 SCORERS = {"dot": DotScorer, "cosine": CosineScorer, "distmult": DistMultScorer}
 
@@ -46,7 +47,7 @@ def epoch_losses(tmp_path, **kw):
 
 
 @pytest.mark.parametrize("loss", ["bpr", "bce", "softmax"])
-@pytest.mark.parametrize("sampler", ["uniform", "popularity", "in_batch", "all"])
+@pytest.mark.parametrize("sampler", ["uniform", "popularity", "in_batch", "all", "shared"])
 def test_every_loss_and_sampler_lowers_the_loss(tmp_path, loss, sampler):
     losses = epoch_losses(tmp_path, loss=loss, sampler=sampler)
     assert len(losses) == 8 and all(torch.isfinite(torch.tensor(losses)))
@@ -65,9 +66,28 @@ def test_minibatch_mode_lowers_the_loss(tmp_path, sampler):
     assert sum(losses[-2:]) < 0.9 * sum(losses[:2]), losses
 
 
-def test_all_destinations_sampler_is_full_graph_only(tmp_path):
+@pytest.mark.parametrize("sampler", ["all", "shared"])
+def test_full_graph_samplers_refuse_minibatches(tmp_path, sampler):
     with pytest.raises(ValueError, match="train.mode=full"):
-        epoch_losses(tmp_path, mode="minibatch", sampler="all")
+        epoch_losses(tmp_path, mode="minibatch", sampler=sampler)
+
+
+def test_shared_negatives_are_one_draw_per_batch_masking_each_examples_own_item():
+    data = toy_graph_data()
+    model = make_model(data, loss="softmax", sampler="shared")
+    task = model.objective.tasks[0]
+    g = data.graph
+    h = {nt: torch.randn(g.num_nodes(nt), 16) for nt in g.ntypes}
+    u, i = task.src[:30], task.dst[:30]
+    negs = task.sampler.negatives(h["item"], u, i, generator=torch.Generator().manual_seed(0))
+    rows = torch.randint(g.num_nodes("item"), (24,), generator=torch.Generator().manual_seed(0))
+    assert negs.shared and torch.equal(negs.rows, rows) and torch.equal(negs.emb, h["item"][rows])
+    expected = i.unsqueeze(1) != rows.unsqueeze(0)
+    assert torch.equal(negs.mask if negs.mask is not None else torch.ones_like(expected), expected)
+    task.sampler.exclude_positives = True
+    negs = task.sampler.negatives(h["item"], u, i, generator=torch.Generator().manual_seed(0))
+    expected &= ~task.sampler.lookup.contains(u.unsqueeze(1).expand_as(expected), rows.expand_as(expected))
+    assert torch.equal(negs.mask, expected)
 
 
 def test_all_destinations_softmax_equals_cross_entropy_over_the_catalogue():
