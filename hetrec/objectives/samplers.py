@@ -340,14 +340,15 @@ class SharedSampler(NegativeSampler):
     Args:
         num_negatives: negatives per batch (default 1024).
         exclude_positives: also mask drawn negatives that are other training positives of the example's source
-            (default False: a uniform draw hits one of a user's n positives with probability n / num_items, and the
-            membership test would cost ``B x K`` lookups per step). The example's own destination is always masked.
+            (default True: on dense data a shared draw holds many of a user's items, e.g. ~6% of ml-100k's catalogue
+            per user, and pushing them down costs ~half the validation recall). The example's own destination is
+            always masked.
     """
 
     full_graph_only = True
     name = "shared"
 
-    def __init__(self, num_negatives: int = 1024, exclude_positives: bool = False, max_tries: int = 0) -> None:
+    def __init__(self, num_negatives: int = 1024, exclude_positives: bool = True, max_tries: int = 0) -> None:
         super().__init__(num_negatives=num_negatives, exclude_positives=exclude_positives, max_tries=0)
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -358,8 +359,8 @@ class SharedSampler(NegativeSampler):
         ``exclude_positives``, its source's other training positives)."""
         neg = self._draw(self.num_negatives, generator)
         bad = dst_ids.cpu().long().unsqueeze(1) == neg.unsqueeze(0)
-        if self.exclude_positives:
-            bad |= self.lookup.contains(src_ids.cpu().long().unsqueeze(1).expand_as(bad), neg.expand_as(bad))
+        if self.exclude_positives:  # one sparse [users x K] slice of the positives, not B x K membership tests
+            bad |= self.lookup.block(src_ids, neg)
         mask = ~bad if bool(bad.any()) else None
         rows = neg.to(h_dst.device)
         return Negatives(h_dst[rows], None if mask is None else mask.to(h_dst.device), shared=True, rows=rows)
