@@ -168,7 +168,7 @@ def test_cold_start_encoder_path_equals_isolated_node_in_full_graph(model, tiny_
     g = dgl.heterograph({ETYPES[0]: (u, i), ETYPES[1]: (i, u)}, num_nodes_dict={"user": 45, "item": 31})
     import pandas as pd
 
-    f_new = torch.tensor(art.feature_encoders["item"].transform(pd.DataFrame([attrs])), dtype=torch.float32)
+    f_new = art.feature_encoders["item"].transform(pd.DataFrame([attrs])).float()
     with torch.no_grad():
         x = ni({"user": torch.arange(45), "item": torch.arange(30)}, {"item": art.features["item"]})
         x["item"] = torch.cat([x["item"], ni.embed_features("item", f_new)])
