@@ -21,7 +21,8 @@ import torch
 
 from hetrec.io import DamagedFileError, atomic_write, atomic_write_text, sha256_file
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CHECKPOINT_FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "append_log", "truncate_log",
+           "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 2
 """2: weights_only-loadable contents and the checkpoint.json manifest."""
@@ -114,3 +115,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None, config_ha
         return torch.load(path, weights_only=True, map_location=map_location)
     except Exception as e:  # noqa: BLE001
         raise DamagedFileError(path, f"cannot be read ({type(e).__name__}: {str(e)[:300]})", fix) from None
+
+
+def append_log(path: Path, record: dict) -> None:
+    """Append one JSON line to the training log ``path`` (flushed and fsynced: it survives a kill)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def truncate_log(path: Path, epoch: int) -> None:
+    """Keep only the log lines of epochs up to the checkpointed ``epoch`` (a killed run may have logged past it)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= epoch]
+    atomic_write_text(path, "".join(ln + "\n" for ln in keep))

@@ -4,25 +4,24 @@ and exact resume."""
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from hetrec._dgl import dgl
 from hetrec.evaluate.ranking import evaluate_split
 from hetrec.graph.data import GraphData
-from hetrec.io import atomic_write_text
-from hetrec.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from hetrec.train.checkpoint import (
+    append_log, load_checkpoint, rng_state, save_checkpoint, set_rng_state, truncate_log,
+)
 from hetrec.train.model import LinkPredictionModel
+from hetrec.train.runtime import resolve_device, seed_everything
 
 __all__ = ["Trainer", "resolve_device", "seed_everything", "CHECKPOINT", "TRAIN_LOG"]
 
@@ -30,26 +29,6 @@ CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "step", "exponential")
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cpu``; ``cuda[:N]`` (error when CUDA is missing)."""
-    d = str(device).lower()
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
-    if d != "cpu" and not d.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
-    return torch.device(d)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, torch and DGL."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    dgl.seed(seed)
 
 
 def _can_fuse(params: list[torch.Tensor], device: torch.device) -> bool:
@@ -296,21 +275,12 @@ class Trainer:
         return True
 
     def _log(self, record: dict) -> None:
-        if self.run_dir is None:
-            return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / TRAIN_LOG, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        if self.run_dir is not None:
+            append_log(self.run_dir / TRAIN_LOG, record)
 
     def _truncate_log(self) -> None:
-        """Keep only the log lines of checkpointed epochs (a killed run may have logged past its checkpoint)."""
-        if self.run_dir is None or not (self.run_dir / TRAIN_LOG).exists():
-            return
-        lines = (self.run_dir / TRAIN_LOG).read_text().splitlines()
-        keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
-        atomic_write_text(self.run_dir / TRAIN_LOG, "".join(ln + "\n" for ln in keep))
+        if self.run_dir is not None:
+            truncate_log(self.run_dir / TRAIN_LOG, self.epoch)
 
     # ------------------------------------------------------------------ training
     def fit(self) -> dict:
