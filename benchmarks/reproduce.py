@@ -213,9 +213,10 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from hetrec.io import atomic_write, atomic_write_text
+
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / f".{table}.csv.tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_write(RESULTS / f"{table}.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         for r in rows:
@@ -223,7 +224,6 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
         for label, source, vals in refs:
             w.writerow({"table": table, "model": label, "source": source,
                         **{f"test_{k}": v for k, v in vals.items()}})
-    os.replace(tmp, RESULTS / f"{table}.csv")
 
     merged = _mean_rows(rows)
     hw = next((r["hardware"] for r in rows if r.get("hardware")), "")
@@ -265,9 +265,7 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
         vals += ["–"] * (3 if assoc else 1) + ["–", "–", "–"]
         lines.append("| " + " | ".join(vals) + " |")
     lines += ["", f"Per-seed rows, configs and hardware: `{table}.csv`; plot: `{table}.png`.", ""]
-    tmp = RESULTS / f".{table}.md.tmp"
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, RESULTS / f"{table}.md")
+    atomic_write_text(RESULTS / f"{table}.md", "\n".join(lines))
 
     labels = [r["model"] for r in merged] + [lab for lab, _, _ in refs]
     rec = [r.get("test_recall@20") or 0.0 for r in merged] + [v.get("recall@20", 0.0) for _, _, v in refs]
@@ -283,10 +281,9 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
     ax.set_title(f"{table}: test Recall@20 / NDCG@20 (grey: peer/published figures)")
     ax.legend()
     fig.tight_layout()
-    tmp = RESULTS / f".{table}.png.tmp"
-    fig.savefig(tmp, dpi=110, format="png")
+    with atomic_write(RESULTS / f"{table}.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, RESULTS / f"{table}.png")
 
 
 def main() -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from hetrec.io import atomic_write_text
+
+__all__ = ["IdMap", "atomic_write_text"]  # atomic_write_text: re-exported from hetrec.io
 
 
 class IdMap:
@@ -86,17 +89,3 @@ class IdMap:
     @classmethod
     def load(cls, path: str | os.PathLike) -> IdMap:
         return cls.from_json(json.loads(Path(path).read_text()))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,4 +1,7 @@
-"""Node features from attribute tables: fitted, picklable encoders that also encode new rows (cold start).
+"""Node features from attribute tables: fitted encoders that also encode new rows (cold start).
+
+A fitted encoder is saved as its parameters (:func:`save_encoders`: JSON for settings and vocabularies, ``.npz`` for
+arrays), never as a pickle, so reading an artifact or a graph cache cannot run code.
 
 Each attribute column is encoded by its kind (``ShopData.attr_kinds``):
 
@@ -14,8 +17,10 @@ Each attribute column is encoded by its kind (``ShopData.attr_kinds``):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,6 +94,15 @@ class NumericColumn:
     def names(self) -> list[str]:
         return [self.name, f"{self.name}:missing"]
 
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return {"kind": self.kind, "name": self.name, "mean": self.mean, "std": self.std}, {}
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> NumericColumn:  # noqa: ARG003
+        c = cls(params["name"])
+        c.mean, c.std = float(params["mean"]), float(params["std"])
+        return c
+
 
 class CategoricalColumn:
     """One-hot over ``[<missing>, <unknown>, vocabulary...]``."""
@@ -120,6 +134,16 @@ class CategoricalColumn:
     @property
     def names(self) -> list[str]:
         return [f"{self.name}={MISSING}", f"{self.name}={UNKNOWN}"] + [f"{self.name}={v}" for v in self.vocab]
+
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return {"kind": self.kind, "name": self.name, "max_categories": self.max_categories,
+                "vocab": list(self.vocab)}, {}
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> CategoricalColumn:  # noqa: ARG003
+        c = cls(params["name"], int(params["max_categories"]))
+        c.vocab = [str(v) for v in params["vocab"]]
+        return c
 
 
 class MultiLabelColumn:
@@ -159,6 +183,16 @@ class MultiLabelColumn:
     def names(self) -> list[str]:
         return [f"{self.name}={MISSING}", f"{self.name}={UNKNOWN}"] + [f"{self.name}={v}" for v in self.vocab]
 
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return {"kind": self.kind, "name": self.name, "max_categories": self.max_categories, "sep": self.sep,
+                "vocab": list(self.vocab)}, {}
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> MultiLabelColumn:  # noqa: ARG003
+        c = cls(params["name"], int(params["max_categories"]), str(params["sep"]))
+        c.vocab = [str(v) for v in params["vocab"]]
+        return c
+
 
 class TextColumn:
     """Hashed bag of words or TF-IDF + truncated SVD, ``dim`` columns, rows L2-normalized (missing text -> zeros)."""
@@ -176,8 +210,13 @@ class TextColumn:
         self.dim = int(dim)
         self.max_features = int(max_features)
         self.seed = int(seed)
-        self.tfidf = None
-        self.svd = None
+        self.vocab: list[str] | None = None  # tfidf_svd: fitted vocabulary (column order), idf and SVD components
+        self.idf: np.ndarray | None = None
+        self.components: np.ndarray | None = None
+        self._vectorizer = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_vectorizer": None}  # rebuilt from vocab and idf on first use
 
     def _hasher(self):
         from sklearn.feature_extraction.text import HashingVectorizer
@@ -192,18 +231,30 @@ class TextColumn:
 
             vals, miss = _as_str(s)
             docs = vals[~miss].tolist()
-            self.tfidf, self.svd = None, None
+            self.vocab, self.idf, self.components = None, None, None
             if docs:
                 tfidf = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True, dtype=np.float32)
                 try:
                     M = tfidf.fit_transform(docs)
                 except ValueError:  # empty vocabulary (e.g. only stop-word-free punctuation)
                     return self
-                self.tfidf = tfidf
                 k = min(self.dim, M.shape[1] - 1, M.shape[0] - 1)
                 if k >= 1:
-                    self.svd = TruncatedSVD(n_components=k, random_state=self.seed).fit(M)
+                    self.vocab = sorted(tfidf.vocabulary_, key=tfidf.vocabulary_.get)
+                    self.idf = np.asarray(tfidf.idf_, dtype=np.float64)
+                    svd = TruncatedSVD(n_components=k, random_state=self.seed).fit(M)
+                    self.components = np.asarray(svd.components_, dtype=np.float64)
         return self
+
+    def _tfidf(self):
+        """The fitted TF-IDF vectorizer, rebuilt from its parameters (vocabulary, idf) and kept."""
+        if self._vectorizer is None:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            v = TfidfVectorizer(vocabulary=self.vocab, sublinear_tf=True, dtype=np.float32)
+            v.idf_ = self.idf
+            self._vectorizer = v
+        return self._vectorizer
 
     def transform(self, s: pd.Series) -> np.ndarray:
         vals, miss = _as_str(s)
@@ -211,8 +262,8 @@ class TextColumn:
         if self.method == "hash":
             if len(vals):
                 out = self._hasher().transform(vals.tolist()).toarray().astype(np.float32)
-        elif self.tfidf is not None and self.svd is not None and len(vals):
-            Z = self.svd.transform(self.tfidf.transform(vals.tolist())).astype(np.float32)
+        elif self.components is not None and len(vals):
+            Z = np.asarray(self._tfidf().transform(vals.tolist()) @ self.components.T, dtype=np.float32)
             norm = np.linalg.norm(Z, axis=1, keepdims=True)
             Z = Z / np.maximum(norm, 1e-12)
             out[:, : Z.shape[1]] = Z
@@ -223,9 +274,24 @@ class TextColumn:
     def names(self) -> list[str]:
         return [f"{self.name}#{k}" for k in range(self.dim)]
 
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        params = {"kind": self.kind, "name": self.name, "method": self.method, "dim": self.dim,
+                  "max_features": self.max_features, "seed": self.seed, "vocab": self.vocab}
+        arrays = {} if self.components is None else {"idf": self.idf, "components": self.components}
+        return params, arrays
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> TextColumn:
+        c = cls(params["name"], params["method"], int(params["dim"]), int(params["max_features"]), int(params["seed"]))
+        if params.get("vocab") is not None:
+            c.vocab = [str(v) for v in params["vocab"]]
+            c.idf, c.components = np.asarray(arrays["idf"]), np.asarray(arrays["components"])
+        return c
+
 
 class NodeFeatureEncoder:
-    """Fitted encoder of one node type's attribute table into a float32 feature matrix (picklable).
+    """Fitted encoder of one node type's attribute table into a float32 feature matrix (saved as parameters:
+    :meth:`to_state` / :meth:`from_state`; also picklable).
 
     Args:
         kinds: ``{column: kind}`` with kind in ``numeric``, ``categorical``, ``multilabel``, ``text``.
@@ -304,9 +370,74 @@ class NodeFeatureEncoder:
     def dim(self) -> int:
         return len(self.feature_names)
 
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted encoder as JSON-able parameters and named arrays (see :meth:`from_state`)."""
+        params, arrays = [], {}
+        for j, c in enumerate(self.columns):
+            p, a = c.to_state()
+            params.append(p)
+            arrays.update({f"{j}/{k}": v for k, v in a.items()})
+        return {"fitted": self.fitted, "columns": params}, arrays
+
+    @classmethod
+    def from_state(cls, params: Mapping, arrays: Mapping[str, np.ndarray]) -> NodeFeatureEncoder:
+        """Rebuild a fitted encoder from :meth:`to_state`'s output (no code runs from the data)."""
+        enc = cls({})
+        for j, p in enumerate(params["columns"]):
+            kind = p.get("kind")
+            if kind not in _COLUMN_CLASSES:
+                raise ValueError(f"feature encoder column {p.get('name')!r} has unknown kind {kind!r}")
+            sub = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.split("/", 1)[0] == str(j)}
+            enc.columns.append(_COLUMN_CLASSES[kind].from_state(p, sub))
+        enc.fitted = bool(params["fitted"])
+        return enc
+
     def __repr__(self) -> str:
         cols = ", ".join(f"{c.name}:{c.kind}" for c in self.columns)
         return f"NodeFeatureEncoder({cols}; dim={self.dim if self.fitted else '?'})"
+
+
+_COLUMN_CLASSES = {c.kind: c for c in (NumericColumn, CategoricalColumn, MultiLabelColumn, TextColumn)}
+
+
+def encoders_to_state(encoders: Mapping[str, NodeFeatureEncoder]) -> tuple[dict, dict[str, np.ndarray]]:
+    """``{ntype: encoder}`` as ``(json_params, arrays)``; raise ``TypeError`` for an encoder that cannot be stored
+    as parameters (only :class:`NodeFeatureEncoder` can: anything else would need a pickle)."""
+    params, arrays = {}, {}
+    for ntype, enc in encoders.items():
+        if not isinstance(enc, NodeFeatureEncoder):
+            raise TypeError(
+                f"feature encoder of {ntype!r} is a {type(enc).__name__}, which cannot be saved as parameters; "
+                f"use hetrec.graph.features.NodeFeatureEncoder (artifacts and caches hold no pickles)"
+            )
+        p, a = enc.to_state()
+        params[ntype] = p
+        arrays.update({f"{ntype}/{k}": v for k, v in a.items()})
+    return params, arrays
+
+
+def encoders_from_state(params: Mapping, arrays: Mapping[str, np.ndarray]) -> dict[str, NodeFeatureEncoder]:
+    """Inverse of :func:`encoders_to_state`."""
+    out = {}
+    for ntype, p in params.items():
+        pre = f"{ntype}/"
+        out[ntype] = NodeFeatureEncoder.from_state(p, {k[len(pre):]: v for k, v in arrays.items() if k.startswith(pre)})
+    return out
+
+
+def save_encoders(encoders: Mapping[str, NodeFeatureEncoder], folder, stem: str = "feature_encoders") -> None:
+    """Write ``<stem>.json`` (settings, vocabularies) and ``<stem>.npz`` (arrays) into ``folder``."""
+    params, arrays = encoders_to_state(encoders)
+    (Path(folder) / f"{stem}.json").write_text(json.dumps(params))
+    np.savez(Path(folder) / f"{stem}.npz", **arrays)
+
+
+def load_encoders(folder, stem: str = "feature_encoders") -> dict[str, NodeFeatureEncoder]:
+    """Read what :func:`save_encoders` wrote (``np.load`` without pickles)."""
+    params = json.loads((Path(folder) / f"{stem}.json").read_text())
+    with np.load(Path(folder) / f"{stem}.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return encoders_from_state(params, arrays)
 
 
 def encode_node_features(

@@ -20,12 +20,13 @@ query never returns fewer than the ``k`` items that pass the filter.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hetrec.io import atomic_write
 
 __all__ = ["ItemIndex", "ExactIndex", "HNSWIndex", "IVFIndex", "build_index", "INDEX_KINDS"]
 
@@ -213,16 +214,8 @@ class _FaissIndex(ItemIndex):
     def save(self, path: str | os.PathLike) -> None:
         import faiss
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            faiss.write_index(self.index, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as tmp:
+            faiss.write_index(self.index, str(tmp))
 
 
 class HNSWIndex(_FaissIndex):
@@ -269,13 +262,13 @@ class HNSWIndex(_FaissIndex):
         self.index.hnsw.efSearch = int(value)
 
     def _raw(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if n > self.ef_search:  # HNSW returns at most efSearch candidates
-            old = self.ef_search
-            self.ef_search = n
-            try:
-                return super()._raw(q, n)
-            finally:
-                self.ef_search = old
+        if n > self.ef_search:  # HNSW returns at most efSearch candidates: widen this search only (thread-safe)
+            import faiss
+
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = int(n)
+            d, i = self.index.search(q.reshape(1, -1), n, params=params)  # type: ignore[attr-defined]
+            return i[0], d[0]
         return super()._raw(q, n)
 
     def describe(self) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hetrec.data.idmap import atomic_write_text
+from hetrec.io import atomic_write_text
 from hetrec.serve.model import SHRINK, ServingModel
 
 __all__ = ["association_report", "write_association_report", "top_pairs"]

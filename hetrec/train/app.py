@@ -27,15 +27,15 @@ import json
 import logging
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hetrec.data.idmap import atomic_write_text
+from hetrec.io import atomic_write_text, run_lock
 from hetrec.evaluate.associations import cosine_item_scores, item_quality
 from hetrec.evaluate.runner import evaluate_associations, heldout_baskets, reset_peak_rss, run_facts
+from hetrec.train.run_folder import check_run_folder, command_line, record_failure, resume_hash
 
 log = logging.getLogger("hetrec.train")
 
@@ -177,21 +177,18 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
 
 
 def build_model(cfg: DictConfig, data):
-    """NodeInput -> encoder -> objective for this data (data-derived arguments passed at the call)."""
+    """NodeInput -> encoder -> objective for this data (data-derived arguments passed at the call). NodeInput and
+    encoder come from :func:`hetrec.train.artifact.build_modules`, as when serving rebuilds the model."""
     from hydra.utils import instantiate
 
-    from hetrec.models.input import NodeInput
+    from hetrec.train.artifact import build_modules, model_spec
     from hetrec.train.model import LinkPredictionModel
 
-    g = data.graph
-    num_nodes = {nt: g.num_nodes(nt) for nt in g.ntypes}
-    feat_dims = {nt: int(f.shape[1]) for nt, f in data.features.items() if nt in num_nodes}
-    node_input = NodeInput(num_nodes, feat_dims, **OmegaConf.to_container(cfg.node_input, resolve=True))
-    dims = node_input.out_dims
-    encoder = instantiate(cfg.encoder, etypes=g.canonical_etypes, in_dims=dims)
+    spec = model_spec(cfg, data)
+    node_input, encoder = build_modules(spec)
     # GraphData is not a config value: instantiate a partial, then pass the data-derived arguments.
     objective = instantiate(cfg.objective, _partial_=True)(data=data, dim=encoder.out_dim)
-    return LinkPredictionModel(node_input, encoder, objective), feat_dims
+    return LinkPredictionModel(node_input, encoder, objective), spec["feat_dims"]
 
 
 def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
@@ -211,7 +208,8 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     refit = bool(tc.pop("refit", False))
     trainer = Trainer(
         model, data, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
-        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks, **tc,
+        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks,
+        config_hash=resume_hash(cfg), **tc,
     )
     summary = trainer.fit()
     emb = trainer.embeddings()
@@ -335,7 +333,8 @@ def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwarg
     kw["max_epochs"] = max(int(kw.get("max_epochs", best_epoch)), best_epoch)
     trainer = Trainer(
         model, rdata, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
-        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=[*callbacks, stop_at_best], **kw,
+        eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=[*callbacks, stop_at_best],
+        config_hash=resume_hash(cfg), **kw,
     )
     summary = trainer.fit()
     log.info("refit on train + valid: %d epochs, %.1f s", summary["epochs"], summary["train_seconds"])
@@ -345,9 +344,8 @@ def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwarg
 def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -> None:
     """Write the serving artifact (see :mod:`hetrec.train.artifact`)."""
     from hetrec import __version__ as hetrec_version
-    from hetrec.train.artifact import Artifact
+    from hetrec.train.artifact import Artifact, model_spec
 
-    g = data.graph
     meta = {
         "dataset": metrics["dataset"],
         "encoder": metrics["encoder"],
@@ -357,17 +355,14 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
         "scorer_params": {k: v.detach().cpu().tolist() for k, v in model.objective.scorer.state_dict().items()},
         # objective.item_bias: the embeddings' last column is 1 (users) / b_i (items), so <u, i> includes b_i
         "item_bias": model.objective.item_bias is not None,
-        "canonical_etypes": [list(et) for et in g.canonical_etypes],
-        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
-        "feat_dims": feat_dims,
-        "node_input": {"dim": int(model.node_input.dim), "id_embedding": bool(cfg.node_input.get("id_embedding", True))},
-        "encoder_config": OmegaConf.to_container(cfg.encoder, resolve=True),
+        **model_spec(cfg, data),  # canonical_etypes, num_nodes, feat_dims, node_input, encoder_config
         "objective_config": OmegaConf.to_container(cfg.objective, resolve=True),
         "split_hash": data.split_hash,
         "seed": metrics["seed"],
         "best_epoch": metrics["best_epoch"],
         "test": metrics.get("test"),
         "hetrec_version": hetrec_version,
+        "command": command_line(path.parent),
     }
     item_attrs = data.item_attrs if data.item_attrs is not None and hasattr(data.item_attrs, "to_parquet") else None
     Artifact(
@@ -401,23 +396,20 @@ def task(cfg: DictConfig) -> dict | None:
     goes on; in a single run it is raised."""
     run_dir = _run_dir()
     reset_peak_rss()  # jobs of a multirun share this process; each reports its own peak memory
-    try:
-        metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
-    except Exception as e:  # noqa: BLE001
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "error.txt", "".join(traceback.format_exception(e)))
-        failed = {
-            "status": "failed",
-            "error": f"{type(e).__name__}: {e}",
-            "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,
-            "encoder": _choice("encoder", cfg.encoder) if "encoder" in cfg else None,
-            "seed": int(cfg.get("seed", 0)),
-        }
-        atomic_write_text(run_dir / "metrics.json", json.dumps(failed, indent=2))
-        if _is_multirun():
-            log.error("job failed (%s); see %s", failed["error"], run_dir / "error.txt")
-            return failed
-        raise
+    with run_lock(run_dir):  # one writer per run folder
+        try:
+            check_run_folder(cfg, run_dir)
+            metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
+        except Exception as e:  # noqa: BLE001
+            failed = record_failure(run_dir, e, {
+                "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,
+                "encoder": _choice("encoder", cfg.encoder) if "encoder" in cfg else None,
+                "seed": int(cfg.get("seed", 0)),
+            })
+            if _is_multirun():
+                log.error("job failed (%s); see %s", failed["error"], run_dir / "error.txt")
+                return failed
+            raise
     _print_result(run_dir, metrics)
     return metrics
 

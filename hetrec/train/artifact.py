@@ -1,36 +1,37 @@
-"""A run's ``artifact/``: everything later stages need, loadable without the training data.
+"""A run's ``artifact/``: everything later stages need, loadable without the training data, and the one place the
+model is rebuilt from a description (:func:`build_modules`, used by training and by :meth:`Artifact.build_model`).
 
-Layout (all written into a temporary sibling folder, then renamed into place)::
+Layout (written into a temporary sibling folder, then renamed into place by :func:`hetrec.io.atomic_write`)::
 
     artifact/
-      meta.json            dataset, encoder, target relation, scorer, canonical etypes, num_nodes, feature dims, version
+      manifest.json        kind, format version, config hash, size and SHA-256 of every file below (checked first)
+      meta.json            dataset, encoder, target relation, scorer, the model spec (canonical_etypes, num_nodes,
+                           feat_dims, node_input, encoder_config: see model_spec), version, command
       config.yaml          the resolved Hydra config of the run
-      embeddings.pt        {ntype: float32 [num_nodes, D]} final node embeddings
-      model.pt             state dict of the model (NodeInput + encoder [+ scorer]), or absent. Keys are prefixed
-                           "node_input." (hetrec.models.NodeInput), "encoder." (the encoder built from meta.json's
-                           encoder_config) and "objective." (scorers; DistMult's target-relation diagonal [D] is
-                           "objective.scorers.<relation>.relation"): hetrec.train.model.LinkPredictionModel's state.
-                           Serving rebuilds NodeInput(num_nodes, feat_dims, **node_input) and
-                           instantiate(encoder_config, etypes=canonical_etypes, in_dims=meta.get("in_dims") or
-                           {ntype: node_input.dim}) from meta.json for cold start (a new item = an isolated node).
+      embeddings.pt        {ntype: float32 [num_nodes, D]} final node embeddings (tensors only: weights_only load)
+      model.pt             state dict of hetrec.train.model.LinkPredictionModel (tensors only), or absent. Keys
+                           "node_input.*", "encoder.*" (rebuilt by build_modules from meta.json), "objective.*"
+                           (scorers; DistMult's diagonal is also meta.json's scorer_params["relation"]).
       idmaps/<ntype>.json  raw <-> internal ids (IdMap)
       train_matrix.npz     user x item training interactions (seen-item filter, popularity, profiles)
       co_bought.npz        item pair evidence from training baskets: src, dst, count, support, confidence, lift
       item_attrs.parquet   item attribute table (explanations, categories, filters), or absent
-      features.pt          {ntype: float32 [num_nodes, F]} input features, or absent
-      feature_encoders.pkl fitted attribute -> feature transformers (cold start), or absent: {ntype: obj} where
-                           obj.transform(DataFrame with item_attrs' columns) gives the rows of features.pt[ntype]
+      features.pt          {ntype: float32 [num_nodes, F]} input features (tensors only), or absent
+      feature_encoders.json/.npz  fitted attribute -> feature encoders as parameters
+                           (hetrec.graph.features.save_encoders), or absent
+
+No file is a pickle: loading an artifact cannot run code. A file that is missing, truncated or altered is named by a
+:class:`~hetrec.io.DamagedFileError` before anything is parsed, with the fix.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
-import shutil
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,53 @@ import scipy.sparse as sp
 import torch
 
 from hetrec.data.idmap import IdMap
+from hetrec.io import DamagedFileError, atomic_write, check_manifest, write_manifest
+
+__all__ = ["Artifact", "ArtifactError", "CO_BOUGHT_FIELDS", "ARTIFACT_FORMAT", "model_spec", "build_modules"]
 
 CO_BOUGHT_FIELDS = ("src", "dst", "count", "support", "confidence", "lift")
+ARTIFACT_FORMAT = 2
+"""Version of the folder layout (2: manifest.json, feature encoders as parameters instead of a pickle)."""
+SPEC_KEYS = ("canonical_etypes", "num_nodes", "feat_dims", "node_input", "encoder_config")
+
+ArtifactError = DamagedFileError
+"""A damaged artifact file (the message names it and the fix)."""
+
+
+def model_spec(cfg: Any, data: Any) -> dict:
+    """What :func:`build_modules` needs to build the model of ``cfg`` for ``data``; stored in meta.json as is.
+
+    Returns:
+        ``{"canonical_etypes": [[s, r, d], ...], "num_nodes": {ntype: n}, "feat_dims": {ntype: F}, "node_input":
+        NodeInput keyword arguments, "encoder_config": the resolved encoder config (with ``_target_``)}``.
+    """
+    from omegaconf import OmegaConf
+
+    g = data.graph
+    num_nodes = {nt: int(g.num_nodes(nt)) for nt in g.ntypes}
+    return {
+        "canonical_etypes": [list(et) for et in g.canonical_etypes],
+        "num_nodes": num_nodes,
+        "feat_dims": {nt: int(f.shape[1]) for nt, f in data.features.items() if nt in num_nodes},
+        "node_input": OmegaConf.to_container(cfg.node_input, resolve=True),
+        "encoder_config": OmegaConf.to_container(cfg.encoder, resolve=True),
+    }
+
+
+def build_modules(spec: Mapping[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """``(node_input, encoder)`` built from a :func:`model_spec` (freshly initialised; the caller loads weights)."""
+    from hydra.utils import instantiate
+
+    from hetrec.models.input import NodeInput
+
+    node_input = NodeInput(dict(spec["num_nodes"]), dict(spec.get("feat_dims") or {}), **dict(spec["node_input"]))
+    etypes = [tuple(et) for et in spec["canonical_etypes"]]
+    encoder = instantiate(dict(spec["encoder_config"]), etypes=etypes, in_dims=node_input.out_dims, _convert_="all")
+    return node_input, encoder
+
+
+def _torch_save_tensors(obj: Mapping[str, torch.Tensor], path: Path) -> None:
+    torch.save({str(k): v.detach().cpu().contiguous() for k, v in obj.items()}, path)
 
 
 @dataclass
@@ -57,20 +103,46 @@ class Artifact:
     features: dict[str, torch.Tensor] | None = None
     feature_encoders: dict[str, object] | None = None
 
+    # ------------------------------------------------------------------ model
+    def build_model(self) -> torch.nn.Module:
+        """The trained ``node_input`` and ``encoder`` rebuilt from meta.json's model spec with model.pt's weights,
+        in eval mode, as one module with attributes ``node_input`` and ``encoder``.
+
+        Raises:
+            ValueError: naming what is missing (no model.pt, spec keys absent from meta.json) or what does not match.
+        """
+        missing = [k for k in SPEC_KEYS if k != "feat_dims" and not self.meta.get(k)]
+        if self.model_state is None or missing:
+            why = ["no model.pt"] if self.model_state is None else []
+            why += [f"meta.json lacks {', '.join(missing)}"] if missing else []
+            raise ValueError(f"the model cannot be rebuilt from this artifact ({'; '.join(why)})")
+        node_input, encoder = build_modules(self.meta)
+        model = torch.nn.Module()
+        model.node_input, model.encoder = node_input, encoder
+        state = {k: v for k, v in self.model_state.items() if k.split(".", 1)[0] in ("node_input", "encoder")}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise ValueError(f"model.pt does not match the model rebuilt from meta.json: {str(e)[:500]}") from None
+        return model.eval()
+
+    # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to ``path`` atomically: a half-written artifact never appears under the final name."""
+        """Write to ``path`` atomically (a half-written artifact never appears under the final name), manifest last."""
         from omegaconf import OmegaConf
 
+        from hetrec.graph.features import encoders_to_state, save_encoders
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        if self.feature_encoders:
+            encoders_to_state(self.feature_encoders)  # fail before writing anything when one cannot be stored
+        with atomic_write(path, folder=True) as tmp:
             (tmp / "meta.json").write_text(json.dumps(self.meta, indent=2, default=str))
             (tmp / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(self.config)))
-            torch.save({k: v.detach().cpu() for k, v in self.embeddings.items()}, tmp / "embeddings.pt")
+            _torch_save_tensors(self.embeddings, tmp / "embeddings.pt")
             (tmp / "idmaps").mkdir()
             for ntype, m in self.idmaps.items():
-                m.save(tmp / "idmaps" / f"{ntype}.json")
+                (tmp / "idmaps" / f"{ntype}.json").write_text(json.dumps(m.to_json()))
             if self.train_matrix is not None:
                 sp.save_npz(tmp / "train_matrix.npz", self.train_matrix.tocsr())
             if self.co_bought is not None:
@@ -78,57 +150,77 @@ class Artifact:
             if self.item_attrs is not None:
                 self.item_attrs.to_parquet(tmp / "item_attrs.parquet")
             if self.model_state is not None:
-                torch.save(self.model_state, tmp / "model.pt")
+                _torch_save_tensors(self.model_state, tmp / "model.pt")
             if self.features is not None:
-                torch.save(self.features, tmp / "features.pt")
-            if self.feature_encoders is not None:
-                with open(tmp / "feature_encoders.pkl", "wb") as f:
-                    pickle.dump(self.feature_encoders, f)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                _torch_save_tensors(self.features, tmp / "features.pt")
+            if self.feature_encoders:
+                save_encoders(self.feature_encoders, tmp)
+            write_manifest(tmp, "artifact", ARTIFACT_FORMAT, self.config, command=self.meta.get("command"))
         return path
+
+    @staticmethod
+    def fix_hint(path: str | os.PathLike) -> str:
+        """How to repair a damaged artifact folder: the run's command when recorded, else the generic advice."""
+        cmd = None
+        for name in ("manifest.json", "meta.json"):
+            try:
+                cmd = json.loads((Path(path) / name).read_text()).get("command")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if cmd:
+                break
+        retrain = f"retrain with `{cmd}`" if cmd else "retrain with hetrec-train (the run's original command)"
+        return f"{retrain}, or restore the folder {Path(path)} from a backup"
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Artifact:
-        """Read an artifact folder; raise ``FileNotFoundError`` naming the missing file."""
+        """Read an artifact folder after checking its manifest.
+
+        Raises:
+            FileNotFoundError: ``path`` is no artifact (no meta.json).
+            DamagedFileError: naming the file that is missing, truncated, altered or unparsable, and the fix.
+        """
         from omegaconf import OmegaConf
 
+        from hetrec.graph.features import load_encoders
+
         path = Path(path)
-        if not (path / "meta.json").exists():
+        if not (path / "meta.json").exists() and not (path / "manifest.json").exists():
             raise FileNotFoundError(
                 f"{path} is not a hetrec artifact (no meta.json); pass a run folder written by hetrec-train "
                 f"(its artifact/ subfolder)"
             )
-        opt = lambda name: (path / name) if (path / name).exists() else None  # noqa: E731
-        co = opt("co_bought.npz")
-        enc = opt("feature_encoders.pkl")
-        feats = opt("features.pt")
-        model = opt("model.pt")
-        attrs = opt("item_attrs.parquet")
-        tm = opt("train_matrix.npz")
-        cfg = opt("config.yaml")
-        encoders = None
-        if enc is not None:
-            with open(enc, "rb") as f:
-                encoders = pickle.load(f)
+        fix = cls.fix_hint(path)
+        check_manifest(path, "artifact", ARTIFACT_FORMAT, fix)
+
+        def read(name: str, fn, optional: bool = True):
+            p = path / name
+            if optional and not p.exists():
+                return None
+            try:
+                return fn(p)
+            except Exception as e:  # noqa: BLE001 - any parse failure: name the file
+                raise DamagedFileError(p, f"cannot be read ({type(e).__name__}: {str(e)[:300]})", fix) from None
+
+        tensors = lambda p: torch.load(p, weights_only=True, map_location="cpu")  # noqa: E731
+        idmaps = {}
+        for p in sorted((path / "idmaps").glob("*.json")):
+            idmaps[p.stem] = read(f"idmaps/{p.name}", lambda q: IdMap.from_json(json.loads(q.read_text())))
+        cfg = read("config.yaml", lambda p: OmegaConf.to_container(OmegaConf.load(p)))
+
+        def npz(p: Path) -> dict:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+
         return cls(
-            embeddings=torch.load(path / "embeddings.pt", weights_only=True),
-            idmaps={p.stem: IdMap.load(p) for p in sorted((path / "idmaps").glob("*.json"))},
-            meta=json.loads((path / "meta.json").read_text()),
-            config=OmegaConf.to_container(OmegaConf.load(cfg)) if cfg else {},
-            train_matrix=sp.load_npz(tm).tocsr() if tm else None,
-            co_bought=dict(np.load(co)) if co else None,
-            item_attrs=pd.read_parquet(attrs) if attrs else None,
-            model_state=torch.load(model, weights_only=True) if model else None,
-            features=torch.load(feats, weights_only=True) if feats else None,
-            feature_encoders=encoders,
+            embeddings=read("embeddings.pt", tensors, optional=False),
+            idmaps=idmaps,
+            meta=read("meta.json", lambda p: json.loads(p.read_text()), optional=False),
+            config=cfg or {},
+            train_matrix=read("train_matrix.npz", lambda p: sp.load_npz(p).tocsr()),
+            co_bought=read("co_bought.npz", npz),
+            item_attrs=read("item_attrs.parquet", pd.read_parquet),
+            model_state=read("model.pt", tensors),
+            features=read("features.pt", tensors),
+            feature_encoders=read("feature_encoders.json", lambda p: load_encoders(p.parent)),
         )

@@ -13,7 +13,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from hetrec.data.idmap import atomic_write_text
+from hetrec.io import atomic_write_text
 
 __all__ = ["SweepSummary", "summarize_sweep"]
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import math
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from hetrec._dgl import dgl
 from hetrec.evaluate.ranking import evaluate_split
 from hetrec.graph.data import GraphData
+from hetrec.train.checkpoint import (
+    append_log, load_checkpoint, rng_state, save_checkpoint, set_rng_state, truncate_log,
+)
 from hetrec.train.model import LinkPredictionModel
+from hetrec.train.runtime import resolve_device, seed_everything
 
 __all__ = ["Trainer", "resolve_device", "seed_everything", "CHECKPOINT", "TRAIN_LOG"]
 
@@ -29,46 +30,6 @@ CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 """Optimizer names the Python API accepts (the app composes ``train/optimizer`` configs: Hydra ``_partial_`` targets)."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cpu``; ``cuda[:N]`` (error when CUDA is missing)."""
-    d = str(device).lower()
-    if d == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
-    if d != "cpu" and not d.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
-    return torch.device(d)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, torch and DGL."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    dgl.seed(seed)
-
-
-def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-
-
-def _atomic_torch_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _make_optimizer(spec, params: list[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -159,6 +120,8 @@ class Trainer:
         num_threads: CPU threads for torch and DGL kernels (default ``None`` = leave as is). On a shared machine 1 is
             often fastest: idle OpenMP threads spin while waiting for a busy core.
         callbacks: ``f(trainer, epoch, record)`` called after each epoch's checkpoint (e.g. to stop or to fail).
+        config_hash: hash of the run's config, recorded in the checkpoint's manifest; resuming a checkpoint written
+            under another hash is refused (default ``None``: not checked).
     """
 
     def __init__(
@@ -187,6 +150,7 @@ class Trainer:
         deterministic: bool = True,
         num_threads: int | None = None,
         callbacks: Sequence[Callable] = (),
+        config_hash: str | None = None,
     ) -> None:
         if mode not in ("full", "minibatch"):
             raise ValueError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
@@ -207,6 +171,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.eval_chunk_size, self.num_workers = int(eval_chunk_size), int(num_workers)
         self.callbacks = list(callbacks)
+        self.config_hash = config_hash
         self.deterministic = bool(deterministic)
         if num_threads is not None:
             if int(num_threads) < 1:
@@ -264,7 +229,7 @@ class Trainer:
             "bad_evals": self.bad_evals,
             "elapsed": self.elapsed,
             "stopped": self.stopped,
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "seed": self.seed,
             "max_epochs": self.max_epochs,
         }
@@ -276,24 +241,19 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         for key in ("epoch", "best_epoch", "best_score", "best_state", "best_val", "bad_evals", "elapsed", "stopped"):
             setattr(self, key, state[key])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
 
     def save_checkpoint(self) -> None:
         if self.checkpoint_path is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_torch_save(self.state_dict(), self.checkpoint_path)
+            save_checkpoint(self.state_dict(), self.checkpoint_path, self.config_hash)
 
     def try_resume(self) -> bool:
         """Load ``run_dir/checkpoint.pt`` when it exists; return whether it did."""
         p = self.checkpoint_path
         if p is None or not p.exists():
             return False
-        try:
-            state = torch.load(p, weights_only=False, map_location=self.device)
-        except Exception as e:  # noqa: BLE001
-            raise RuntimeError(
-                f"cannot read checkpoint {p}: {e}; delete it to start over or choose a new hydra.run.dir"
-            ) from e
+        state = load_checkpoint(p, map_location=self.device, config_hash=self.config_hash)
         if state.get("seed") != self.seed:
             raise ValueError(
                 f"checkpoint {p} was written with seed={state.get('seed')} but this run has seed={self.seed}; "
@@ -302,31 +262,21 @@ class Trainer:
         try:
             self.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as e:
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise ValueError(
-                f"checkpoint {p} does not match this model/config ({e}); rerun the original command to resume, "
+                f"checkpoint {p} does not match this model/config ({first}); rerun the original command to resume, "
                 f"or choose a new hydra.run.dir"
-            ) from e
+            ) from None
         self.resumed_from = self.epoch
         return True
 
     def _log(self, record: dict) -> None:
-        if self.run_dir is None:
-            return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / TRAIN_LOG, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        if self.run_dir is not None:
+            append_log(self.run_dir / TRAIN_LOG, record)
 
     def _truncate_log(self) -> None:
-        """Keep only the log lines of checkpointed epochs (a killed run may have logged past its checkpoint)."""
-        if self.run_dir is None or not (self.run_dir / TRAIN_LOG).exists():
-            return
-        lines = (self.run_dir / TRAIN_LOG).read_text().splitlines()
-        keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= self.epoch]
-        tmp = self.run_dir / f".{TRAIN_LOG}.tmp"
-        tmp.write_text("".join(ln + "\n" for ln in keep))
-        os.replace(tmp, self.run_dir / TRAIN_LOG)
+        if self.run_dir is not None:
+            truncate_log(self.run_dir / TRAIN_LOG, self.epoch)
 
     # ------------------------------------------------------------------ training
     def fit(self) -> dict:

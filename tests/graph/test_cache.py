@@ -98,16 +98,18 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     assert _entries(tmp_path) == []
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage_meta", "missing_graph"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage_meta", "missing_graph", "garbage_manifest"])
 def test_corrupt_entry_is_rebuilt_with_warning(tmp_path, damage):
     ds = FakeDataset()
     first = load_or_build(ds, GraphBuilder(), cache_dir=tmp_path)
     entry = tmp_path / _entries(tmp_path)[0]
     if damage == "truncate":
-        data = (entry / "data.pkl").read_bytes()
-        (entry / "data.pkl").write_bytes(data[: len(data) // 2])
+        data = (entry / "arrays.npz").read_bytes()
+        (entry / "arrays.npz").write_bytes(data[: len(data) // 2])
     elif damage == "garbage_meta":
         (entry / "meta.json").write_text("{not json")
+    elif damage == "garbage_manifest":
+        (entry / "manifest.json").write_text("{not json")
     else:
         (entry / "graph.bin").unlink()
     with pytest.warns(UserWarning, match="unreadable.*rebuilding"):
@@ -115,3 +117,47 @@ def test_corrupt_entry_is_rebuilt_with_warning(tmp_path, damage):
     assert again.info["cache_hit"] is False and ds.loads == 2
     assert again.split_hash == first.split_hash
     assert load_or_build(ds, GraphBuilder(), cache_dir=tmp_path).info["cache_hit"] is True
+
+
+class _Payload:
+    """Unpickling this creates a marker file: proof that a pickle in the cache was executed."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_crafted_pickle_in_cache_is_never_executed(tmp_path):
+    """An attacker who can write the cache folder rewrites arrays.npz with a pickled object array, and the
+    manifest to match: loading refuses the object array (no pickle is ever loaded) and rebuilds the entry."""
+    import pickle
+
+    import numpy as np
+
+    from hetrec.io import write_manifest
+
+    ds = FakeDataset()
+    load_or_build(ds, GraphBuilder(), cache_dir=tmp_path / "c")
+    entry = tmp_path / "c" / _entries(tmp_path / "c")[0]
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Payload(marker)
+    with open(entry / "arrays.npz", "wb") as f:
+        np.savez(f, **{"data/features/item": evil})
+    (entry / "data.pkl").write_bytes(pickle.dumps(_Payload(marker)))  # a left-over old-format file: never read
+    write_manifest(entry, "graph cache", cache_mod.CACHE_FORMAT)
+    with pytest.warns(UserWarning, match="unreadable.*rebuilding"):
+        again = load_or_build(ds, GraphBuilder(), cache_dir=tmp_path / "c")
+    assert not marker.exists()
+    assert again.info["cache_hit"] is False and ds.loads == 2
+    assert not (entry / "data.pkl").exists()
+
+
+def test_entry_holds_no_pickle(tmp_path):
+    load_or_build(FakeDataset(), GraphBuilder(), cache_dir=tmp_path)
+    entry = tmp_path / _entries(tmp_path)[0]
+    names = sorted(p.name for p in entry.iterdir())
+    assert not [n for n in names if n.endswith((".pkl", ".pickle", ".pt"))], names
+    assert {"graph.bin", "data.json", "arrays.npz", "manifest.json", "feature_encoders.json"} <= set(names)

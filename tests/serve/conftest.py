@@ -70,31 +70,27 @@ def co_bought(train: sp.csr_matrix, min_count: int = 2) -> dict[str, np.ndarray]
 
 
 def build_artifact(path: Path, with_model: bool = True, scorer: str = "dot", steps: int = 300) -> Path:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
     from hetrec.models.input import NodeInput
     from hetrec.models.sage import SAGE
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only add contention
     try:
-        return _build(path, with_model, scorer, steps, NodeInput, SAGE, ColumnTransformer, OneHotEncoder, StandardScaler)
+        return _build(path, with_model, scorer, steps, NodeInput, SAGE)
     finally:
         torch.set_num_threads(threads)
 
 
-def _build(path, with_model, scorer, steps, NodeInput, SAGE, ColumnTransformer, OneHotEncoder, StandardScaler) -> Path:
+def _build(path, with_model, scorer, steps, NodeInput, SAGE) -> Path:
+    from hetrec.graph.features import NodeFeatureEncoder
+
     torch.manual_seed(0)
     attrs = item_attrs()
     pairs = purchases()
     n_users, n_items = 45, 30
     train = sp.csr_matrix((np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(n_users, n_items))
-    fe = ColumnTransformer(
-        [("cat", OneHotEncoder(handle_unknown="ignore"), ["category", "brand"]), ("num", StandardScaler(), ["price"])],
-        sparse_threshold=0.0,
-    ).fit(attrs)
-    feats = torch.tensor(fe.transform(attrs), dtype=torch.float32)
+    fe = NodeFeatureEncoder({"category": "categorical", "brand": "categorical", "price": "numeric"}).fit(attrs)
+    feats = fe.transform(attrs)
     u, i = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
     g = dgl.heterograph({ETYPES[0]: (u, i), ETYPES[1]: (i, u)}, num_nodes_dict={"user": n_users, "item": n_items})
     node_input = NodeInput({"user": n_users, "item": n_items}, {"item": feats.shape[1]}, dim=16)

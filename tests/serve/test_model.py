@@ -168,7 +168,7 @@ def test_cold_start_encoder_path_equals_isolated_node_in_full_graph(model, tiny_
     g = dgl.heterograph({ETYPES[0]: (u, i), ETYPES[1]: (i, u)}, num_nodes_dict={"user": 45, "item": 31})
     import pandas as pd
 
-    f_new = torch.tensor(art.feature_encoders["item"].transform(pd.DataFrame([attrs])), dtype=torch.float32)
+    f_new = art.feature_encoders["item"].transform(pd.DataFrame([attrs])).float()
     with torch.no_grad():
         x = ni({"user": torch.arange(45), "item": torch.arange(30)}, {"item": art.features["item"]})
         x["item"] = torch.cat([x["item"], ni.embed_features("item", f_new)])
@@ -260,3 +260,25 @@ def test_load_errors(tmp_path):
         ServingModel.load(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="neither artifact/meta.json"):
         ServingModel.load(tmp_path)
+
+
+def test_concurrent_requests_give_the_serial_answers(tiny_run):
+    """Requests share one model; nothing a request computes lives on it, so threads get the serial answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = ServingModel.load(tiny_run)
+    calls = [
+        ("cold_start", ({"category": "Tools"},), {"k": 3}),  # price imputed
+        ("cold_start", ({"category": "Tools", "price": 3.0},), {"k": 3}),  # nothing imputed
+        ("recommend", (), {"user": "u03", "k": 4, "category": "Food"}),
+        ("similar", ("i11",), {"k": 4}),
+        ("associations", ("i00",), {"k": 3}),
+        ("profile", ("u01",), {}),
+    ] * 6
+    serial = [getattr(m, name)(*a, **kw) for name, a, kw in calls]
+    fresh = ServingModel.load(tiny_run)  # cold caches: the lazily built parts are raced for too
+    with ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(lambda c: getattr(fresh, c[0])(*c[1], **c[2]), calls))
+    assert threaded == serial
+    assert serial[0]["imputed_with_median"] == ["price"] and serial[1]["imputed_with_median"] == []
+    assert not [k for k in vars(fresh) if "imputed" in k or k == "_cold_reason"]

@@ -67,7 +67,7 @@ def test_tiny_run_writes_metrics_log_checkpoint_artifact(tmp_path):
     assert 0 <= iq["category_agreement@10"] <= 1 and 0 < iq["category_agreement_random@10"] < 1
     assert iq["category_queries"] == 60
     assert len((run / "train_log.jsonl").read_text().splitlines()) == 2
-    assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 2
     art = Artifact.load(run / "artifact")
     assert art.meta["target"] == ["user", "clicks", "item"] and art.meta["scorer"] == "dot"
     for key in ("dataset", "encoder", "canonical_etypes", "num_nodes", "feat_dims", "node_input", "encoder_config",

@@ -131,7 +131,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, mode):
     ref, ref_summary = _run(tmp_path / "a", mode)
     with pytest.raises(Killed):
         _run(tmp_path / "b", mode, kill_after=2)
-    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 2
     resumed, summary = _run(tmp_path / "b", mode)  # the same command again
     assert summary["resumed_from"] == 2
     assert summary["epochs"] == ref_summary["epochs"] == 5
