@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from hetrec._dgl import dgl
+from hetrec.errors import ConfigError
 from hetrec.evaluate.ranking import evaluate_split
 from hetrec.graph.data import GraphData
 from hetrec.train.model import LinkPredictionModel
@@ -36,9 +37,9 @@ def resolve_device(device: str) -> torch.device:
     if d == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
+        raise ConfigError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
     if d != "cpu" and not d.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
+        raise ConfigError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
     return torch.device(d)
 
 
@@ -174,19 +175,19 @@ class Trainer:
         callbacks: Sequence[Callable] = (),
     ) -> None:
         if mode not in ("full", "minibatch"):
-            raise ValueError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
+            raise ConfigError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
         if not (float(lr) > 0):
-            raise ValueError(f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01")
+            raise ConfigError(f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01")
         if int(batch_size) < 1:
-            raise ValueError(f"batch size must be >= 1, got {batch_size}; e.g. train.batch_size=8192")
+            raise ConfigError(f"batch size must be >= 1, got {batch_size}; e.g. train.batch_size=8192")
         if int(max_epochs) < 1:
-            raise ValueError(f"max_epochs must be >= 1, got {max_epochs}; e.g. train.max_epochs=20")
+            raise ConfigError(f"max_epochs must be >= 1, got {max_epochs}; e.g. train.max_epochs=20")
         if int(eval_every) < 1:
-            raise ValueError(f"eval_every must be >= 1, got {eval_every}; e.g. train.eval_every=1")
+            raise ConfigError(f"eval_every must be >= 1, got {eval_every}; e.g. train.eval_every=1")
         if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; use train.optimizer={'|'.join(OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {optimizer!r}; use train.optimizer={'|'.join(OPTIMIZERS)}")
         if scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; use train.scheduler={'|'.join(SCHEDULERS)}")
+            raise ConfigError(f"unknown scheduler {scheduler!r}; use train.scheduler={'|'.join(SCHEDULERS)}")
         self.model, self.data = model, data
         self.mode, self.batch_size, self.max_epochs = mode, int(batch_size), int(max_epochs)
         self.patience, self.eval_every, self.monitor = int(patience), int(eval_every), monitor
@@ -199,13 +200,13 @@ class Trainer:
         self.deterministic = bool(deterministic)
         if num_threads is not None:
             if int(num_threads) < 1:
-                raise ValueError(f"num_threads must be >= 1, got {num_threads}; e.g. train.num_threads=1")
+                raise ConfigError(f"num_threads must be >= 1, got {num_threads}; e.g. train.num_threads=1")
             torch.set_num_threads(int(num_threads))
             dgl.utils.set_num_threads(int(num_threads))
         num_layers = int(getattr(model.encoder, "num_layers", 1))
         self.fanouts = [int(f) for f in (fanouts if fanouts is not None else [10] * num_layers)]
         if mode == "minibatch" and len(self.fanouts) != num_layers:
-            raise ValueError(
+            raise ConfigError(
                 f"train.fanouts has {len(self.fanouts)} values {self.fanouts} but the encoder has {num_layers} layers; "
                 f"set train.fanouts to {num_layers} values (e.g. train.fanouts=[{','.join(['10'] * num_layers)}]) "
                 f"or encoder.num_layers={len(self.fanouts)}"
@@ -213,7 +214,7 @@ class Trainer:
         if mode == "minibatch":
             full_only = [t.etype[1] for t in model.objective.tasks if t.sampler.all_destinations]
             if full_only:
-                raise ValueError(
+                raise ConfigError(
                     f"objective/sampler=all (every destination a negative, relation {full_only[0]}) needs every "
                     f"node's embedding at each step: use train.mode=full, or objective/sampler=uniform in mini-batches"
                 )
@@ -360,7 +361,7 @@ class Trainer:
                 record["val"] = {k: v for k, v in val.items() if "@" in k}
                 score = val.get(self.monitor)
                 if score is None:
-                    raise ValueError(
+                    raise ConfigError(
                         f"monitor metric {self.monitor!r} is not computed; choose one of "
                         f"{sorted(k for k in val if '@' in k)} (train.monitor=...) or add its K to evaluate.ks"
                     )
