@@ -90,6 +90,9 @@ def composition_error(e: BaseException) -> str | None:
     if not isinstance(e, HydraException) or isinstance(e, InstantiationException):
         return None
     msg = str(e)
+    override = getattr(e, "override", None)  # OverrideParseException: say which override does not parse
+    if override and str(override) not in msg:
+        msg = f"cannot parse the override {override!r}: {msg}"
     cause = e.__cause__
     if cause is not None and str(cause) and str(cause) not in msg:
         msg += "\n" + str(cause)
