@@ -434,7 +434,7 @@ def read_table(
                 secs, "timestamp", (bad_values or {}).get(c, "error"), df, c, path
             )
             if not keep.all():
-                df = df[keep]
+                df, secs = df[keep], secs[keep]
             df[c] = secs.astype(np.int64)
             if counts:
                 df.attrs["bad_values"][c] = counts
