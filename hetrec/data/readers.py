@@ -461,12 +461,13 @@ def handle_duplicates(
     if n and policy == "error":
         i = int(np.flatnonzero(dup)[0])
         key = tuple(df.iloc[i][list(subset)])
+        shown = tuple(v.item() if isinstance(v, np.generic) else v for v in key)  # plain values in the message
         same = np.logical_and.reduce([df[c].to_numpy() == v for c, v in zip(subset, key)])
         j = int(np.flatnonzero(same)[0]) if same.any() else None
         earlier = f" (same as row {_row(df, j)})" if j is not None and j != i else ""
         raise DataError(
             f"duplicate row{earlier} over columns {list(subset)}; {n} duplicate rows in total",
-            file=path, row=_row(df, i), column=",".join(subset), value=key,
+            file=path, row=_row(df, i), column=",".join(subset), value=shown,
             fix=f"remove them, or set {config_key}=drop (or keep)",
         )
     if n and policy == "drop":

@@ -120,7 +120,7 @@ def apply_bad_values(
         kind = next(k for k, m in masks.items() if m[i])
         raise DataError(
             f"{kind} {column} value; {n_bad} rows have bad {column} values ({_describe(counts)})",
-            file=path, row=_file_row(df, i), column=name, value=values[i],
+            file=path, row=_file_row(df, i), column=name, value=np.asarray(values)[i].item(),
             fix=f"correct or remove those rows, or set {CONFIG_KEY}.{column}=drop (skip them) or clip (bring them "
                 f"into the range of the valid values)",
         )

@@ -28,7 +28,8 @@ class UnknownIdError(HetrecError, KeyError):
             "item": "; new products go through cold_start(attributes)",
             "category": "",
         }.get(self.kind, "")
-        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {self.kind}s){hint}"
+        plural = "categories" if self.kind == "category" else f"{self.kind}s"
+        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {plural}){hint}"
 
 
 class ColdStartUnavailable(HetrecError, RuntimeError):
