@@ -74,9 +74,11 @@ def read_error(path: str | os.PathLike, e: BaseException, what: str = "table") -
     return DataError(f"cannot read the {what} file ({type(e).__name__}: {e})", file=path, fix=fix)
 
 
-def decode_error(path: str | os.PathLike, e: UnicodeDecodeError, encoding: str, config_key: str) -> DataError:
-    """A `DataError` for bytes that are not text in ``encoding``: where (byte offset) and the encoding to set."""
+def decode_error(path: str | os.PathLike, e: UnicodeDecodeError, encoding: str, config_key: str,
+                 row: int | None = None) -> DataError:
+    """A `DataError` for bytes that are not text in ``encoding``: the byte, its line (``row``) and the encoding to
+    set."""
     return DataError(
-        f"not valid {encoding} text ({e.reason}: byte {e.object[e.start:e.start + 1]!r} at offset {e.start})",
-        file=path, fix=f"save the file as UTF-8, or set its encoding, e.g. {config_key}=latin-1",
+        f"not valid {encoding} text ({e.reason}: byte {e.object[e.start:e.start + 1]!r})", file=path, row=row,
+        fix=f"save the file as UTF-8, or set its encoding, e.g. {config_key}=latin-1",
     )

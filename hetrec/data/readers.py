@@ -79,6 +79,21 @@ def open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
+def first_undecodable_line(path: str | os.PathLike, encoding: str) -> int | None:
+    """1-based number of the first line of ``path`` that is not text in ``encoding`` (for messages; ``None`` if
+    none is found line by line)."""
+    try:
+        with open_binary(path) as f:
+            for n, line in enumerate(f, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError:
+                    return n
+    except (DataError, *READ_ERRORS):
+        return None
+    return None
+
+
 def read_bytes(path: str | os.PathLike, what: str = "table") -> bytes:
     """All bytes of a (possibly compressed) file; a damaged or truncated file raises `DataError`."""
     try:
@@ -338,7 +353,7 @@ def read_table(
                     f"{what} file is empty", file=path, fix="write a header line and at least one data row"
                 ) from e
             except UnicodeDecodeError as e:
-                raise decode_error(path, e, encoding, encoding_key) from e
+                raise decode_error(path, e, encoding, encoding_key, first_undecodable_line(path, encoding)) from e
             except pd.errors.ParserError as e:
                 raise DataError(f"cannot parse the header line ({e})", file=path, row=1,
                                 fix="check the separator and the quoting of the header") from e
@@ -401,7 +416,7 @@ def read_table(
                     fix="check the separator and the quoting of fields that contain it",
                 ) from e
             except UnicodeDecodeError as e:
-                raise decode_error(path, e, encoding, encoding_key) from e
+                raise decode_error(path, e, encoding, encoding_key, first_undecodable_line(path, encoding)) from e
             except READ_ERRORS as e:
                 raise read_error(path, e, what) from e
         df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]

@@ -346,7 +346,10 @@ class Baskets(Dataset):
         try:
             text = read_bytes(path, "baskets").decode(str(self.c["encoding"]))
         except UnicodeDecodeError as e:
-            raise decode_error(path, e, str(self.c["encoding"]), "dataset.encoding") from e
+            from hetrec.data.readers import first_undecodable_line
+
+            enc = str(self.c["encoding"])
+            raise decode_error(path, e, enc, "dataset.encoding", first_undecodable_line(path, enc)) from e
         lines = text.splitlines()
         sep = str(self.c["sep"])
         rows, items, empty = [], [], 0
