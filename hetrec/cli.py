@@ -11,7 +11,7 @@ import sys
 
 
 def train_main() -> None:
-    """``hetrec-train [hydra overrides]``: train an encoder (see ``hetrec.train.app``)."""
+    """``hetrec-train [hydra overrides] [--debug]``: train an encoder (see ``hetrec.train.app``)."""
     from hetrec.train.app import main as app_main
 
     app_main()
@@ -26,6 +26,8 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hetrec", description="hetrec: recommendations and product associations")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of errors (anywhere on the command line; or HETREC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("plugins", help="list installed encoders: name, package, version, config")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -41,9 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``hetrec COMMAND ...``."""
+    """``hetrec COMMAND ...``. A user error (`hetrec.errors.HetrecError`: unknown id, bad argument, damaged artifact,
+    plugin conflict) prints ``error: <message>`` and returns 2; ``--debug`` (anywhere) or ``HETREC_DEBUG=1`` raises it
+    with its traceback instead. Other exceptions keep their traceback."""
+    import os
+
+    from hetrec.errors import DEBUG_ENV, EXIT_USER_ERROR, HetrecError, debug_enabled
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:
+        argv = [a for a in argv if a != "--debug"]
+        os.environ[DEBUG_ENV] = "1"
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except HetrecError as e:
+        if debug_enabled():
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hetrec.errors import HetrecError
+
 __all__ = [
     "GROUP",
     "EncoderInfo",
@@ -42,7 +44,7 @@ GROUP = "hetrec.encoders"
 """The entry-point group of encoder plugins."""
 
 
-class PluginError(RuntimeError):
+class PluginError(HetrecError, RuntimeError):
     """A problem with an installed encoder plugin."""
 
 

@@ -19,7 +19,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from hetrec.data.errors import DataError
+from hetrec.data.errors import READ_ERRORS, DataError, decode_error, read_error
+from hetrec.data.values import apply_bad_values
+from hetrec.errors import ConfigError
 
 log = logging.getLogger("hetrec.data")
 
@@ -77,10 +79,30 @@ def open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
     return open(path, "rb")
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """All bytes of a (possibly compressed) file."""
-    with open_binary(path) as f:
-        return f.read()
+def first_undecodable_line(path: str | os.PathLike, encoding: str) -> int | None:
+    """1-based number of the first line of ``path`` that is not text in ``encoding`` (for messages; ``None`` if
+    none is found line by line)."""
+    try:
+        with open_binary(path) as f:
+            for n, line in enumerate(f, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError:
+                    return n
+    except (DataError, *READ_ERRORS):
+        return None
+    return None
+
+
+def read_bytes(path: str | os.PathLike, what: str = "table") -> bytes:
+    """All bytes of a (possibly compressed) file; a damaged or truncated file raises `DataError`."""
+    try:
+        with open_binary(path) as f:
+            return f.read()
+    except DataError:
+        raise
+    except READ_ERRORS as e:
+        raise read_error(path, e, what) from e
 
 
 def suggest(name: str, choices: Iterable[str]) -> str | None:
@@ -100,7 +122,9 @@ def missing_column_error(
     """A `DataError` for a column that is not there, suggesting the closest existing name."""
     close = suggest(column, present)
     fix_key = hint or "the column name in the dataset config"
-    if close is not None:
+    if close is not None and hint and hint.endswith("_columns"):  # a list key, e.g. dataset.basket_columns
+        fix = f"did you mean {close!r}? replace {column!r} by {close!r} in {hint}"
+    elif close is not None:
         fix = f"did you mean {close!r}? set {fix_key}={close}" if hint else f"did you mean {close!r}?"
     else:
         fix = f"set {fix_key} to one of the columns present"
@@ -196,6 +220,24 @@ def to_timestamp(
     Shapes:
         df[column]: [N] -> [N] int64
     """
+    secs = timestamp_seconds(df, column, path, date_format, hint)
+    _, secs, _ = apply_bad_values(secs, "timestamp", "error", df, column, path)
+    return secs.astype(np.int64)
+
+
+def timestamp_seconds(
+    df: pd.DataFrame,
+    column: str,
+    path: str | os.PathLike | None,
+    date_format: str | None = None,
+    hint: str | None = "dataset.date_format",
+) -> np.ndarray:
+    """Like `to_timestamp`, but unchecked: numbers pass as they are (float ``inf``, negative, ...), so that the caller
+    applies a bad-value policy before the cast to int64.
+
+    Shapes:
+        df[column]: [N] -> [N] float64 (float numbers) or int64 (integers, parsed dates)
+    """
     s = df[column]
     if s.isna().any():
         i = int(np.flatnonzero(s.isna().to_numpy())[0])
@@ -204,7 +246,8 @@ def to_timestamp(
             fix=f"fill in every {column!r} value or remove those rows",
         )
     if date_format is None and pd.api.types.is_numeric_dtype(s):
-        return s.to_numpy().astype(np.int64)
+        v = s.to_numpy()
+        return v.astype(np.float64) if np.issubdtype(v.dtype, np.floating) else v.astype(np.int64)
     if date_format is not None and pd.api.types.is_numeric_dtype(s):
         s = s.astype(str)
     fmt = date_format if date_format is not None else "ISO8601"
@@ -242,6 +285,9 @@ def read_table(
     na_values: Sequence[str] | None = None,
     quoting: int = 0,
     what: str = "table",
+    date_format_key: str = "dataset.date_format",
+    encoding_key: str = "dataset.encoding",
+    bad_values: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read one table (CSV, zipped/gzipped CSV or Parquet) and check it.
 
@@ -263,6 +309,10 @@ def read_table(
         na_values: extra strings read as missing (pandas' defaults such as ``""``, ``NA``, ``null`` always are).
         quoting: ``csv`` quoting mode (default 0 = ``csv.QUOTE_MINIMAL``: ``"a, b"`` is one field; 3 = no quoting).
         what: what the table is, for messages (``"interactions"``, ``"items"``, ...).
+        date_format_key, encoding_key: the config keys that set the date format and the encoding, named in fixes.
+        bad_values: ``{column: policy}`` for date columns whose numbers are negative, zero, infinite or too large
+            (see `hetrec.data.values.apply_bad_values`; default ``error``). Dropped/clipped counts go to
+            ``df.attrs["bad_values"]``.
 
     Returns:
         A DataFrame whose index is the file row number (header = row 1; Parquet rows count from 1).
@@ -302,6 +352,13 @@ def read_table(
                 raise DataError(
                     f"{what} file is empty", file=path, fix="write a header line and at least one data row"
                 ) from e
+            except UnicodeDecodeError as e:
+                raise decode_error(path, e, encoding, encoding_key, first_undecodable_line(path, encoding)) from e
+            except pd.errors.ParserError as e:
+                raise DataError(f"cannot parse the header line ({e})", file=path, row=1,
+                                fix="check the separator and the quoting of the header") from e
+            except READ_ERRORS as e:
+                raise read_error(path, e, what) from e
             present = [str(c).lstrip("\ufeff").strip() for c in head.columns]
             if len(present) == 1 and sep not in (None, "") and any(x in present[0] for x in (";", "\t", "|", ",")):
                 other = next(x for x in (";", "\t", "|", ",") if x in present[0] and x != sep)
@@ -320,7 +377,11 @@ def read_table(
     use = wanted + [c for c in optional_columns if c in present and c not in wanted]
 
     if parquet:
-        df = pd.read_parquet(path, columns=use)
+        try:
+            df = pd.read_parquet(path, columns=use)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
+            raise DataError(f"not a readable Parquet file ({type(e).__name__}: {e})", file=path,
+                            fix="write the file again (it is damaged or truncated)") from e
         if len(df) == 0:
             raise DataError(f"{what} file has no rows", file=path, fix="write at least one row")
         df.index = pd.RangeIndex(1, len(df) + 1, name="row")
@@ -329,7 +390,11 @@ def read_table(
                 df[c] = _normalize_ids(df[c])
     else:
         dtype = {c: object for c in id_columns if c in use}  # python str: fast hashing for id lookups
-        with open_binary(path) as f:
+        try:
+            f = open_binary(path)
+        except READ_ERRORS as e:
+            raise read_error(path, e, what) from e
+        with f:
             try:
                 df = pd.read_csv(
                     f,
@@ -351,10 +416,9 @@ def read_table(
                     fix="check the separator and the quoting of fields that contain it",
                 ) from e
             except UnicodeDecodeError as e:
-                raise DataError(
-                    f"not valid {encoding} text ({e.reason} at byte {e.start})", file=path,
-                    fix="set the encoding, e.g. dataset.encoding=latin-1",
-                ) from e
+                raise decode_error(path, e, encoding, encoding_key, first_undecodable_line(path, encoding)) from e
+            except READ_ERRORS as e:
+                raise read_error(path, e, what) from e
         df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
         df = df[use]
         df.index = pd.RangeIndex(2 if header else 1, len(df) + (2 if header else 1), name="row")
@@ -377,9 +441,18 @@ def read_table(
     for c in numeric_columns:
         if c in df.columns:
             df[c] = to_numeric(df, c, path, hint=hints.get(c))
+    df.attrs["bad_values"] = {}
     for c, fmt in date_columns.items():
         if c in df.columns:
-            df[c] = to_timestamp(df, c, path, fmt, hint=hints.get(c, "dataset.date_format"))
+            secs = timestamp_seconds(df, c, path, fmt, hint=date_format_key)
+            keep, secs, counts = apply_bad_values(
+                secs, "timestamp", (bad_values or {}).get(c, "error"), df, c, path
+            )
+            if not keep.all():
+                df, secs = df[keep], secs[keep]
+            df[c] = secs.astype(np.int64)
+            if counts:
+                df.attrs["bad_values"][c] = counts
     df.attrs["file"] = str(path)
     df.attrs["duplicates"] = 0
     subset = list(duplicate_subset) if duplicate_subset is not None else list(df.columns)
@@ -397,18 +470,19 @@ def handle_duplicates(
     """Find rows repeating an earlier row over ``subset``; ``"error"`` raises naming both rows, ``"drop"`` removes
     them (logged), ``"keep"`` keeps them. The count goes to ``df.attrs["duplicates"]``."""
     if policy not in ("error", "drop", "keep"):
-        raise ValueError(f"duplicates={policy!r}; use error, drop or keep ({config_key}=drop)")
+        raise ConfigError(f"duplicates={policy!r}; use error, drop or keep ({config_key}=drop)")
     dup = df.duplicated(subset=list(subset), keep="first").to_numpy()
     n = int(dup.sum())
     if n and policy == "error":
         i = int(np.flatnonzero(dup)[0])
         key = tuple(df.iloc[i][list(subset)])
+        shown = tuple(v.item() if isinstance(v, np.generic) else v for v in key)  # plain values in the message
         same = np.logical_and.reduce([df[c].to_numpy() == v for c, v in zip(subset, key)])
         j = int(np.flatnonzero(same)[0]) if same.any() else None
         earlier = f" (same as row {_row(df, j)})" if j is not None and j != i else ""
         raise DataError(
             f"duplicate row{earlier} over columns {list(subset)}; {n} duplicate rows in total",
-            file=path, row=_row(df, i), column=",".join(subset), value=key,
+            file=path, row=_row(df, i), column=",".join(subset), value=shown,
             fix=f"remove them, or set {config_key}=drop (or keep)",
         )
     if n and policy == "drop":

@@ -15,6 +15,8 @@ from hetrec.data.errors import DataError
 from hetrec.data.idmap import IdMap
 from hetrec.data.readers import _row, to_numeric
 from hetrec.data.shop import SPLITS, AttrKind, ShopData
+from hetrec.data.values import apply_bad_values, check_policies
+from hetrec.errors import ConfigError
 
 log = logging.getLogger("hetrec.data")
 
@@ -116,6 +118,7 @@ def build_shop(
     info: Mapping[str, object] | None = None,
     planted: Mapping[str, np.ndarray] | None = None,
     column_names: Mapping[str, str] | None = None,
+    bad_values: Mapping[str, str] | None = None,
 ) -> ShopData:
     """Map raw ids to internal ids, validate, and assemble a `ShopData`.
 
@@ -140,6 +143,9 @@ def build_shop(
         sources: input files (for the cache key).
         info, planted: copied into the result.
         column_names: ``{role: column name in the file}`` so that messages name the file's columns (default: roles).
+        bad_values: ``{"weight": policy}`` for missing, negative, zero, infinite or overflowing weights (``error``
+            default, ``drop``, ``clip``; see `hetrec.data.values`). The counts go to ``info["bad_values"]`` (merged
+            with the reader's timestamp counts given there).
 
     Returns:
         A checked `ShopData`.
@@ -154,6 +160,15 @@ def build_shop(
             raise DataError(f"interactions lack a {col!r} column", file=source, column=col)
     if n0 == 0:
         raise DataError("no interactions", file=source, fix="check the file and the filters (e.g. min_rating)")
+    policies = check_policies(bad_values)
+    info["bad_values"] = dict(info.get("bad_values") or {})
+    if "weight" in df.columns:
+        wcol = colname["weight"]
+        w = to_numeric(df.rename(columns={"weight": wcol}), wcol, source).to_numpy(np.float64)
+        keep, w, counts = apply_bad_values(w, "weight", policies["weight"], df, wcol, source)
+        df = df.assign(weight=w)[keep]
+        if counts:
+            info["bad_values"][wcol] = counts
     user_kinds = _check_kinds(user_kinds or {}, "user")
     item_kinds = _check_kinds(item_kinds or {}, "item")
 
@@ -164,7 +179,7 @@ def build_shop(
         ("user", users, users_source, missing_users, keep_unused_users),
     ):
         if policy not in ("error", "drop"):
-            raise ValueError(f"missing_{who}s={policy!r}; use error or drop (dataset.missing_{who}s=drop)")
+            raise ConfigError(f"missing_{who}s={policy!r}; use error or drop (dataset.missing_{who}s=drop)")
         if table is None:
             continue
         table = _id_table(table, who, tsrc, f"dataset.{who}s.id_column")
@@ -259,8 +274,7 @@ def build_shop(
     else:
         out["basket"] = np.full(n, -1, dtype=np.int64)
     if "weight" in df.columns:
-        w = to_numeric(df.rename(columns={"weight": colname["weight"]}), colname["weight"], source, allow_missing=False)
-        out["weight"] = w.to_numpy().astype(np.float32)
+        out["weight"] = df["weight"].to_numpy().astype(np.float32)  # checked above: finite, > 0, fits float32
     else:
         out["weight"] = np.ones(n, dtype=np.float32)
     if "split" in df.columns:

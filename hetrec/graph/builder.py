@@ -20,6 +20,7 @@ from hetrec._dgl import dgl
 from hetrec.data.datasets.base import plain_config
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
+from hetrec.errors import ConfigError
 from hetrec.graph.co_bought import CO_BOUGHT_KEYS, basket_matrix, co_occurrence
 from hetrec.graph.data import GraphData
 from hetrec.graph.features import TEXT_METHODS, encode_node_features, value_str
@@ -83,10 +84,10 @@ def _section(name: str, given: Any) -> dict[str, Any]:
         return base
     given = plain_config(given)
     if not isinstance(given, Mapping):
-        raise ValueError(f"graph.{name} must be a mapping of options ({', '.join(base)}), got {given!r}")
+        raise ConfigError(f"graph.{name} must be a mapping of options ({', '.join(base)}), got {given!r}")
     unknown = sorted(set(given) - set(base))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown option graph.{name}.{unknown[0]}; graph.{name} takes {', '.join(base)}"
         )
     base.update(given)
@@ -156,29 +157,29 @@ class GraphBuilder:
         if self.target is not None:
             check_event_name(self.target)
         if self.edge_weight not in EDGE_WEIGHTS:
-            raise ValueError(f"graph.edge_weight={self.edge_weight!r}; use one of {', '.join(EDGE_WEIGHTS)}")
+            raise ConfigError(f"graph.edge_weight={self.edge_weight!r}; use one of {', '.join(EDGE_WEIGHTS)}")
         if self.missing_items not in ("error", "drop"):
-            raise ValueError(f"graph.missing_items={self.missing_items!r}; use graph.missing_items=error or drop")
+            raise ConfigError(f"graph.missing_items={self.missing_items!r}; use graph.missing_items=error or drop")
         c = self.co_bought
         if c["weight"] not in CO_BOUGHT_WEIGHTS:
-            raise ValueError(
+            raise ConfigError(
                 f"graph.co_bought.weight={c['weight']!r}; use one of {', '.join(CO_BOUGHT_WEIGHTS)}"
             )
         if int(c["min_count"]) < 1:
-            raise ValueError(f"graph.co_bought.min_count={c['min_count']} must be >= 1; e.g. graph.co_bought.min_count=2")
+            raise ConfigError(f"graph.co_bought.min_count={c['min_count']} must be >= 1; e.g. graph.co_bought.min_count=2")
         if not 0.0 <= float(c["min_support"]) <= 1.0:
-            raise ValueError(f"graph.co_bought.min_support={c['min_support']} must lie in [0, 1]")
+            raise ConfigError(f"graph.co_bought.min_support={c['min_support']} must lie in [0, 1]")
         if float(c["min_lift"]) < 0.0:
-            raise ValueError(f"graph.co_bought.min_lift={c['min_lift']} must be >= 0; e.g. graph.co_bought.min_lift=1.0")
+            raise ConfigError(f"graph.co_bought.min_lift={c['min_lift']} must be >= 0; e.g. graph.co_bought.min_lift=1.0")
         if c["top_k"] is not None and int(c["top_k"]) < 1:
-            raise ValueError(f"graph.co_bought.top_k={c['top_k']} must be >= 1 or null (keep all)")
+            raise ConfigError(f"graph.co_bought.top_k={c['top_k']} must be >= 1 or null (keep all)")
         if c["max_basket_size"] is not None and int(c["max_basket_size"]) < 2:
-            raise ValueError(f"graph.co_bought.max_basket_size={c['max_basket_size']} must be >= 2 or null")
+            raise ConfigError(f"graph.co_bought.max_basket_size={c['max_basket_size']} must be >= 2 or null")
         f = self.features
         if f["text"] not in TEXT_METHODS:
-            raise ValueError(f"graph.features.text={f['text']!r}; use graph.features.text=hash or tfidf_svd")
+            raise ConfigError(f"graph.features.text={f['text']!r}; use graph.features.text=hash or tfidf_svd")
         if int(f["text_dim"]) < 1:
-            raise ValueError(f"graph.features.text_dim={f['text_dim']} must be >= 1; e.g. graph.features.text_dim=64")
+            raise ConfigError(f"graph.features.text_dim={f['text_dim']} must be >= 1; e.g. graph.features.text_dim=64")
 
     def config(self) -> dict[str, Any]:
         """The full configuration (defaults filled in), JSON-able."""
@@ -214,12 +215,12 @@ class GraphBuilder:
         if self.target is None:
             if len(events) == 1:
                 return events[0]
-            raise ValueError(
+            raise ConfigError(
                 f"no target relation given and dataset {shop.name!r} has several events ({', '.join(events)}); "
                 f"set dataset.target=<event> or graph.target=<event>, e.g. graph.target={events[0] if events else 'clicks'}"
             )
         if self.target not in events:
-            raise ValueError(unknown_target_message(self.target, events))
+            raise ConfigError(unknown_target_message(self.target, events))
         return self.target
 
     def build(self, shop: ShopData) -> GraphData:
@@ -239,7 +240,7 @@ class GraphBuilder:
         df = shop.interactions
         info: dict[str, Any] = {"rows": int(len(df))}
         if len(df) == 0:
-            raise ValueError(f"dataset {shop.name!r} has no interactions; nothing to build a graph from")
+            raise ConfigError(f"dataset {shop.name!r} has no interactions; nothing to build a graph from")
         U, I = shop.num_users, shop.num_items
         target = self.resolve_target(shop)
         df = self._check_ids(shop, df, info)
@@ -248,7 +249,7 @@ class GraphBuilder:
         if self.events is not None:
             unknown = sorted(set(self.events) - set(events))
             if unknown:
-                raise ValueError(
+                raise ConfigError(
                     f"graph.events names {unknown}, which dataset {shop.name!r} does not have (events: {events}); "
                     f"set graph.events to some of them or graph.events=null for all"
                 )
@@ -418,11 +419,11 @@ class GraphBuilder:
         """Apply ``missing_items`` to item ids outside the catalogue; user ids must be valid."""
         for col in ("user", "item", "event", "timestamp", "basket", "weight"):
             if col not in df.columns:
-                raise ValueError(f"ShopData({shop.name}): interactions lack a {col!r} column")
+                raise ConfigError(f"ShopData({shop.name}): interactions lack a {col!r} column")
         u = df["user"].to_numpy()
         if len(u) and (u.min() < 0 or u.max() >= shop.num_users):
             row = int(np.flatnonzero((u < 0) | (u >= shop.num_users))[0])
-            raise ValueError(
+            raise ConfigError(
                 f"ShopData({shop.name}): interactions row {row} names user {u[row]} outside [0, {shop.num_users})"
             )
         it = df["item"].to_numpy()
@@ -432,7 +433,7 @@ class GraphBuilder:
         if n_bad:
             if self.missing_items == "error":
                 row = int(np.flatnonzero(bad)[0])
-                raise ValueError(
+                raise ConfigError(
                     f"ShopData({shop.name}): {n_bad} interactions name items outside the catalogue [0, "
                     f"{shop.num_items}) (first: row {row}, item {it[row]}); add them to the item table or set "
                     f"graph.missing_items=drop"
@@ -441,7 +442,7 @@ class GraphBuilder:
             info["dropped_missing_items"] = n_bad
             df = df[~bad].reset_index(drop=True)
             if len(df) == 0:
-                raise ValueError(f"ShopData({shop.name}): every interaction names an item outside the catalogue")
+                raise ConfigError(f"ShopData({shop.name}): every interaction names an item outside the catalogue")
         return df
 
 

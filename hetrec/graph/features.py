@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hetrec.errors import ConfigError
+
 log = logging.getLogger("hetrec.graph")
 
 KINDS = ("numeric", "categorical", "multilabel", "text")
@@ -202,9 +204,9 @@ class TextColumn:
     def __init__(self, name: str, method: str = "hash", dim: int = 64, max_features: int = 50_000,
                  seed: int = 0) -> None:
         if method not in TEXT_METHODS:
-            raise ValueError(f"unknown text features {method!r}; use graph.features.text=hash or tfidf_svd")
+            raise ConfigError(f"unknown text features {method!r}; use graph.features.text=hash or tfidf_svd")
         if int(dim) < 1:
-            raise ValueError(f"graph.features.text_dim={dim} must be >= 1; e.g. graph.features.text_dim=64")
+            raise ConfigError(f"graph.features.text_dim={dim} must be >= 1; e.g. graph.features.text_dim=64")
         self.name = name
         self.method = method
         self.dim = int(dim)
@@ -319,7 +321,7 @@ class NodeFeatureEncoder:
             elif kind == "text":
                 self.columns.append(TextColumn(col, text, text_dim, tfidf_max_features, seed))
             else:
-                raise ValueError(f"attribute {col!r} has unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+                raise ConfigError(f"attribute {col!r} has unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         self.fitted = False
 
     def _column(self, df: pd.DataFrame, name: str) -> pd.Series:
@@ -331,7 +333,7 @@ class NodeFeatureEncoder:
         """Fit every column encoder on ``df`` (the training attribute table)."""
         absent = [c.name for c in self.columns if c.name not in df.columns]
         if absent:
-            raise ValueError(f"attribute table lacks columns {absent} named in attr_kinds; present: {list(df.columns)}")
+            raise ConfigError(f"attribute table lacks columns {absent} named in attr_kinds; present: {list(df.columns)}")
         for c in self.columns:
             c.fit(self._column(df, c.name))
         self.fitted = True
@@ -455,7 +457,7 @@ def encode_node_features(
         ``(features, encoders)``: ``features[ntype]`` float32 ``[num_nodes, D]``; node types without attributes absent.
     """
     if text not in TEXT_METHODS:
-        raise ValueError(f"unknown text features {text!r}; use graph.features.text=hash or tfidf_svd")
+        raise ConfigError(f"unknown text features {text!r}; use graph.features.text=hash or tfidf_svd")
     feats: dict[str, torch.Tensor] = {}
     encs: dict[str, NodeFeatureEncoder] = {}
     for ntype, table in tables.items():
@@ -464,7 +466,7 @@ def encode_node_features(
             continue
         absent = [c for c in kinds if c not in table.columns]
         if absent:
-            raise ValueError(
+            raise ConfigError(
                 f"attr_kinds[{ntype!r}] names columns {absent} that the {ntype} attribute table lacks "
                 f"(columns: {list(table.columns)}); fix the dataset's attribute configuration"
             )

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hetrec.errors import ConfigError
 from hetrec.types import CanonicalEType
 
 USER, ITEM, CATEGORY = "user", "item", "category"
@@ -24,17 +25,17 @@ def reverse_name(relation: str) -> str:
 def check_event_name(name: object) -> str:
     """Validate one event name as a relation name; return it or raise ``ValueError`` saying how to fix it."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
+        raise ConfigError(
             f"event name {name!r} cannot name a relation: use letters, digits and '_' starting with a letter "
             f"(e.g. 'clicks'); rename it in the dataset's event mapping (dataset.events=...)"
         )
     if name.startswith(REVERSE_PREFIX):
-        raise ValueError(
+        raise ConfigError(
             f"event name {name!r} starts with {REVERSE_PREFIX!r}, which hetrec reserves for reverse relations; "
             f"rename the event in the dataset's event mapping"
         )
     if name in RESERVED:
-        raise ValueError(
+        raise ConfigError(
             f"event name {name!r} is reserved for a derived relation ({sorted(RESERVED)}); "
             f"rename the event in the dataset's event mapping"
         )
@@ -67,13 +68,13 @@ class GraphSchema:
     def __post_init__(self) -> None:
         object.__setattr__(self, "events", tuple(self.events))
         if not self.events:
-            raise ValueError("GraphSchema needs at least one event type; the interaction log has none")
+            raise ConfigError("GraphSchema needs at least one event type; the interaction log has none")
         for e in self.events:
             check_event_name(e)
         if len(set(self.events)) != len(self.events):
-            raise ValueError(f"GraphSchema: duplicate event names in {list(self.events)}")
+            raise ConfigError(f"GraphSchema: duplicate event names in {list(self.events)}")
         if self.target not in self.events:
-            raise ValueError(unknown_target_message(self.target, self.events))
+            raise ConfigError(unknown_target_message(self.target, self.events))
 
     @classmethod
     def from_events(cls, events: Sequence[str], target: str, **kwargs: bool) -> GraphSchema:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hetrec.errors import ConfigError
+
 STRATEGIES = ("auto", "random", "leave_last", "global_time", "given")
 _TIME_STRATEGIES = ("leave_last", "global_time")
 
@@ -59,15 +61,15 @@ class SplitResult:
 def check_split_options(strategy: str, valid_ratio: float, test_ratio: float) -> None:
     """Raise ``ValueError`` with the fix for an unknown strategy or bad ratios."""
     if strategy not in STRATEGIES:
-        raise ValueError(
+        raise ConfigError(
             f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)} "
             f"(e.g. graph.split.strategy=random)"
         )
     for name, v in (("valid_ratio", valid_ratio), ("test_ratio", test_ratio)):
         if not isinstance(v, (int, float)) or not 0.0 <= float(v) < 1.0:
-            raise ValueError(f"graph.split.{name}={v!r} must lie in [0, 1); e.g. graph.split.{name}=0.1")
+            raise ConfigError(f"graph.split.{name}={v!r} must lie in [0, 1); e.g. graph.split.{name}=0.1")
     if float(valid_ratio) + float(test_ratio) >= 1.0:
-        raise ValueError(
+        raise ConfigError(
             f"graph.split.valid_ratio + graph.split.test_ratio = {float(valid_ratio) + float(test_ratio):g} must be "
             f"below 1 (training needs pairs); e.g. graph.split.valid_ratio=0.1 graph.split.test_ratio=0.2"
         )
@@ -86,7 +88,7 @@ def parse_time(value: object, name: str) -> int | None:
     try:
         ts = pd.Timestamp(str(value))
     except (ValueError, TypeError) as e:
-        raise ValueError(
+        raise ConfigError(
             f"graph.split.{name}={value!r} is not a time; give seconds since the epoch or a date, "
             f"e.g. graph.split.{name}='2025-03-01'"
         ) from e
@@ -134,12 +136,12 @@ def split_interactions(
     if strategy == "auto":
         strategy = "given" if "split" in df.columns else "random"
     if strategy in _TIME_STRATEGIES and not has_time:
-        raise ValueError(
+        raise ConfigError(
             f"split strategy {strategy!r} needs real timestamps, but dataset {dataset!r} has none (has_time=False); "
             f"use graph.split.strategy=random (or given for pre-split data)"
         )
     if strategy == "given" and "split" not in df.columns:
-        raise ValueError(
+        raise ConfigError(
             f"split strategy 'given' needs a 'split' column in the interactions of dataset {dataset!r}, which has "
             f"none; use graph.split.strategy=random, leave_last or global_time"
         )
@@ -148,7 +150,7 @@ def split_interactions(
     if target not in list(names):
         from hetrec.graph.schema import unknown_target_message
 
-        raise ValueError(unknown_target_message(target, [str(n) for n in names]))
+        raise ConfigError(unknown_target_message(target, [str(n) for n in names]))
     tcode = list(names).index(target)
     users = df["user"].to_numpy(np.int64)
     items = df["item"].to_numpy(np.int64)
@@ -156,7 +158,7 @@ def split_interactions(
     row_key = users * I + items
     trow = np.flatnonzero(codes == tcode)
     if len(trow) == 0:
-        raise ValueError(f"dataset {dataset!r} has no {target!r} interactions to split")
+        raise ConfigError(f"dataset {dataset!r} has no {target!r} interactions to split")
 
     # unique target pairs with the time and row of their first occurrence, sorted by key
     tkey = row_key[trow]
@@ -173,6 +175,7 @@ def split_interactions(
     label = np.zeros(P, dtype=np.int8)  # 0 train, 1 valid, 2 test
     keep_rows = np.ones(len(df), dtype=bool)
     params: dict[str, object] = {"strategy": strategy, "target": target}
+    cut: int | None = None
 
     if strategy == "random":
         rng = np.random.default_rng(seed)
@@ -200,13 +203,13 @@ def split_interactions(
             else:
                 before = tts[tts < cut] if cut is not None else tts
                 if len(before) == 0:
-                    raise ValueError(
+                    raise ConfigError(
                         f"graph.split.cut_time={cut_time!r} leaves no {target!r} interaction before it; "
                         f"choose a later cut_time"
                     )
                 vcut = int(np.quantile(before, 1.0 - valid_ratio, method="higher"))
         if cut is not None and vcut is not None and vcut > cut:
-            raise ValueError(
+            raise ConfigError(
                 f"graph.split.valid_cut_time={valid_cut_time!r} ({vcut}) is after graph.split.cut_time={cut_time!r} "
                 f"({cut}); the validation period must come before the test period"
             )
@@ -218,7 +221,7 @@ def split_interactions(
         if first_cut is not None:
             keep_rows &= ts < first_cut
             if not (pair_time < first_cut).any():
-                raise ValueError(
+                raise ConfigError(
                     f"global_time cut {first_cut} leaves no training {target!r} interactions; "
                     f"choose later cuts or smaller ratios"
                 )
@@ -227,7 +230,7 @@ def split_interactions(
         lab_codes = pd.Series(df["split"].to_numpy()).map({"train": 0, "valid": 1, "test": 2})
         if lab_codes.isna().any():
             bad = df["split"].iloc[int(np.flatnonzero(lab_codes.isna().to_numpy())[0])]
-            raise ValueError(f"dataset {dataset!r}: split label {bad!r}; use train, valid or test")
+            raise ConfigError(f"dataset {dataset!r}: split label {bad!r}; use train, valid or test")
         row_lab = lab_codes.to_numpy(np.int8)
         # pair label = max over its target rows
         lab_sorted = row_lab[trow][order]
@@ -265,6 +268,10 @@ def split_interactions(
         "pairs": {"train": int(len(train_key)), "valid": int(len(valid_key)), "test": int(len(test_key))},
         "rows_removed": int((~keep_rows).sum()),
     }
+    if len(test_key) == 0 and (test_ratio > 0 or strategy == "given" or cut_time is not None):
+        # not an error here (a graph with nothing held out is fine to build); a run that must report test metrics
+        # raises this message (hetrec.train.app.validate_against_data)
+        info["no_test"] = _no_test_message(strategy, target, dataset, test_ratio, cut_time, cut, pair_user, pair_time)
     return SplitResult(
         strategy=strategy,
         params=params,
@@ -275,6 +282,33 @@ def split_interactions(
         split_hash=h.hexdigest()[:12],
         info=info,
     )
+
+
+def _iso(t: int) -> str:
+    return pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _no_test_message(strategy: str, target: str, dataset: str, test_ratio: float, cut_time: object,
+                     cut: int | None, pair_user: np.ndarray, pair_time: np.ndarray) -> str:
+    """Why a split that should hold out test pairs holds out none, and the fix (evaluating on nothing gives nan)."""
+    head = f"dataset {dataset!r}: the split holds out no test {target!r} pairs, so there is nothing to evaluate on"
+    if strategy == "global_time":
+        last = int(pair_time.max())
+        given = f"graph.split.cut_time={cut_time!r}" if cut_time is not None else "the test cut"
+        return (f"{head}: {given} ({_iso(cut) if cut is not None else '?'}) is after the last {target!r} interaction "
+                f"({_iso(last)}); choose an earlier graph.split.cut_time, or graph.split.cut_time=null to cut at the "
+                f"1 - graph.split.test_ratio quantile")
+    if strategy == "given":
+        return (f"{head}: no {target!r} interaction is labelled 'test' in the split column; label the test rows "
+                f"split=test, or use graph.split.strategy=random")
+    counts = np.bincount(np.unique(pair_user, return_inverse=True)[1])
+    multi = int((counts >= 2).sum())
+    if multi == 0:
+        return (f"{head}: each of the {len(counts)} users has a single {target!r} pair, and every user keeps at "
+                f"least one pair for training; use data where users come back, or graph.split.strategy=global_time "
+                f"to hold out the latest pairs of all users")
+    return (f"{head}: graph.split.test_ratio={test_ratio} draws none from the {multi} users with two or more pairs; "
+            f"raise graph.split.test_ratio (e.g. graph.split.test_ratio=0.2)")
 
 
 def _per_user_holdout(

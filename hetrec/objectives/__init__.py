@@ -13,7 +13,13 @@ from hetrec.objectives.samplers import (
     PositiveLookup,
     UniformSampler,
 )
-from hetrec.objectives.scorers import SCORERS, CosineScorer, DistMultScorer, DotScorer, Scorer
+from hetrec.objectives.scorers import (
+    SCORERS,
+    CosineScorer,
+    DistMultScorer,
+    DotScorer,
+    Scorer,
+)
 
 __all__ = [
     "LOSSES", "bce_loss", "bpr_loss", "softmax_loss", "LinkObjective", "Task", "resolve_relation", "SAMPLERS",

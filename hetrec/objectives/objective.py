@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hetrec.errors import ConfigError
 from hetrec.graph.data import GraphData
 from hetrec.objectives.losses import LOSSES
-from hetrec.objectives.samplers import SAMPLERS, NegativeSampler, Negatives
+from hetrec.objectives.samplers import SAMPLERS, Negatives, NegativeSampler
 from hetrec.objectives.scorers import SCORERS, Scorer
 from hetrec.types import CanonicalEType
 
@@ -32,11 +33,11 @@ def resolve_relation(
         return matches[0]  # type: ignore[return-value]
     forward = sorted({et[1] for et in etypes if not et[1].startswith("rev_")})
     if not matches:
-        raise ValueError(
+        raise ConfigError(
             f"unknown relation {name!r}: the graph has {forward} (plus their rev_* reverses); "
             f"set {override}=<one of them>, e.g. {override}={forward[0] if forward else 'clicks'}"
         )
-    raise ValueError(f"relation name {name!r} is ambiguous ({matches}); set {override} to a canonical triple")
+    raise ConfigError(f"relation name {name!r} is ambiguous ({matches}); set {override} to a canonical triple")
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _make_scorer(spec: str | Callable[..., Scorer] | None, dim: int) -> Scorer:
         spec = "dot"
     if isinstance(spec, str):
         if spec not in SCORERS:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown scorer {spec!r}; choose one of {sorted(SCORERS)} (objective/scorer=dot|cosine|distmult)"
             )
         spec = SCORERS[spec]
@@ -72,7 +73,7 @@ def _make_sampler(spec: str | Callable[..., NegativeSampler] | None) -> Negative
         spec = "uniform"
     if isinstance(spec, str):
         if spec not in SAMPLERS:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown sampler {spec!r}; choose one of {sorted(SAMPLERS)} "
                 f"(objective/sampler=uniform|popularity|in_batch|all)"
             )
@@ -125,11 +126,11 @@ class LinkObjective(nn.Module):
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)} (objective=bpr|bce|softmax)")
+            raise ConfigError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)} (objective=bpr|bce|softmax)")
         if float(temperature) <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature} (e.g. objective.temperature=0.1)")
+            raise ConfigError(f"temperature must be > 0, got {temperature} (e.g. objective.temperature=0.1)")
         if float(reg_weight) < 0 or float(aux_weight) < 0:
-            raise ValueError(
+            raise ConfigError(
                 f"weights must be >= 0, got reg_weight={reg_weight}, aux_weight={aux_weight} "
                 f"(objective.reg_weight / objective.aux_weight)"
             )
@@ -147,12 +148,12 @@ class LinkObjective(nn.Module):
         self.item_bias: nn.Parameter | None = None
         if item_bias:
             if main[0] == main[2]:
-                raise ValueError(
+                raise ConfigError(
                     f"objective.item_bias needs a main task between two node types, got {main}; set "
                     f"objective.item_bias=false"
                 )
             if scorer == "cosine" or getattr(scorer, "func", scorer) is SCORERS["cosine"]:
-                raise ValueError("objective.item_bias adds b_i to a dot product; it does not apply to cosine scores: "
+                raise ConfigError("objective.item_bias adds b_i to a dot product; it does not apply to cosine scores: "
                                  "set objective/scorer=dot or objective.item_bias=false")
             self.item_bias = nn.Parameter(torch.zeros(g.num_nodes(main[2])))
             dim = int(dim) + 1  # the bias column

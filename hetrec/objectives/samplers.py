@@ -14,6 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from hetrec.errors import ConfigError
+
 __all__ = [
     "PositiveLookup", "Negatives", "NegativeSampler", "UniformSampler", "PopularitySampler", "InBatchSampler",
     "AllSampler", "SharedSampler", "SAMPLERS",
@@ -107,7 +109,7 @@ class NegativeSampler:
 
     def __init__(self, num_negatives: int = 1, exclude_positives: bool = True, max_tries: int = 10) -> None:
         if int(num_negatives) < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__}: num_negatives must be >= 1, got {num_negatives} "
                 f"(e.g. objective.sampler.num_negatives=1)"
             )
@@ -224,7 +226,7 @@ class PopularitySampler(NegativeSampler):
     def __init__(self, alpha: float = 0.75, **kwargs) -> None:
         super().__init__(**kwargs)
         if float(alpha) < 0:
-            raise ValueError(f"PopularitySampler: alpha must be >= 0, got {alpha} (e.g. objective.sampler.alpha=0.75)")
+            raise ConfigError(f"PopularitySampler: alpha must be >= 0, got {alpha} (e.g. objective.sampler.alpha=0.75)")
         self.alpha = float(alpha)
         self.cdf: torch.Tensor | None = None
 
@@ -317,7 +319,7 @@ class AllSampler(NegativeSampler):
         src, dst = src.cpu().long(), dst.cpu().long()
         b = src.numel()
         if b * self.num_dst > self.max_logits:
-            raise ValueError(
+            raise ConfigError(
                 f"objective/sampler=all: a batch of {b} x {self.num_dst} destinations exceeds max_logits="
                 f"{self.max_logits}; lower train.batch_size (e.g. train.batch_size={max(1, self.max_logits // self.num_dst)})"
                 f" or use objective/sampler=uniform with objective.sampler.num_negatives on a catalogue this large"

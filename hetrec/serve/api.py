@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hetrec.errors import HetrecError
 from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
 from hetrec.serve.model import ServingModel
 
@@ -91,7 +92,8 @@ def create_app(run_dir: str | os.PathLike | None = None, model: ServingModel | N
         return JSONResponse({"detail": str(e), "kind": e.kind, "id": str(e.raw_id)}, status_code=404)
 
     @app.exception_handler(ValueError)
-    async def _bad(_: Request, e: ValueError) -> JSONResponse:
+    @app.exception_handler(HetrecError)  # bad input that is not a ValueError (the more specific handlers win)
+    async def _bad(_: Request, e: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, status_code=422)
 
     @app.exception_handler(ColdStartUnavailable)

@@ -78,13 +78,25 @@ def _emit(args: argparse.Namespace, result: dict, header: str, rows: list[dict],
     print(format_table(rows, columns))
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port must be an integer, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"--port must lie in 1..65535, got {port} (e.g. --port 8000)")
+    return port
+
+
 def _guard(fn):
     def run(args: argparse.Namespace) -> int:
-        from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
+        from hetrec.errors import HetrecError, debug_enabled
 
         try:
             return fn(args) or 0
-        except (UnknownIdError, ValueError, FileNotFoundError, ColdStartUnavailable) as e:
+        except (HetrecError, ValueError, FileNotFoundError) as e:
+            if debug_enabled():
+                raise
             print(f"error: {e}", file=sys.stderr)
             return 2
 
@@ -240,7 +252,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="HTTP API (FastAPI + uvicorn) over a run's artifact")
     p.add_argument("--run", required=True, help="run folder of hetrec-train (or its artifact/ folder)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"], help="retrieval index")
     p.add_argument("--ef-search", type=int, default=None, help="HNSW search candidate list (default 128)")
     p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited per query (default 32)")

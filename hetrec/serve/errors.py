@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from hetrec.errors import HetrecError
+
 __all__ = ["UnknownIdError", "ColdStartUnavailable"]
 
 
-class UnknownIdError(KeyError):
+class UnknownIdError(HetrecError, KeyError):
     """A raw id (user, item or category) that the artifact does not know.
 
     Args:
@@ -26,8 +28,9 @@ class UnknownIdError(KeyError):
             "item": "; new products go through cold_start(attributes)",
             "category": "",
         }.get(self.kind, "")
-        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {self.kind}s){hint}"
+        plural = "categories" if self.kind == "category" else f"{self.kind}s"
+        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {plural}){hint}"
 
 
-class ColdStartUnavailable(RuntimeError):
+class ColdStartUnavailable(HetrecError, RuntimeError):
     """Neither the encoder's feature path nor the ridge fallback can embed a new item from this artifact."""

@@ -25,6 +25,7 @@ import copy
 import importlib.resources
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,10 +33,28 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hetrec.io import atomic_write_text, run_lock
+from hetrec.errors import (
+    EXIT_USER_ERROR,
+    ConfigError,
+    composition_error,
+    debug_enabled,
+    user_error,
+)
 from hetrec.evaluate.associations import cosine_item_scores, item_quality
-from hetrec.evaluate.runner import evaluate_associations, heldout_baskets, reset_peak_rss, run_facts
-from hetrec.train.run_folder import check_run_folder, command_line, record_failure, resume_hash
+from hetrec.evaluate.runner import (
+    evaluate_associations,
+    heldout_baskets,
+    reset_peak_rss,
+    run_facts,
+)
+from hetrec.io import atomic_write_text, run_lock
+from hetrec.train.checks import check_types
+from hetrec.train.run_folder import (
+    check_run_folder,
+    command_line,
+    record_failure,
+    resume_hash,
+)
 
 log = logging.getLogger("hetrec.train")
 
@@ -46,12 +65,10 @@ into the package by pyproject's package-dir, so a wheel install and a checkout c
 TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
 
 
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the override to fix."""
-
 
 def validate_config(cfg: DictConfig) -> None:
-    """Checks that need no data: learning rate, batch size, fanouts vs encoder layers, ks."""
+    """Checks that need no data: number types, learning rate, batch size, fanouts vs encoder layers, ks."""
+    check_types(cfg)
     lr = cfg.train.lr
     if lr is None or not float(lr) > 0:
         raise ConfigError(f"train.lr={lr} is not a positive learning rate; set e.g. train.lr=0.01")
@@ -102,6 +119,17 @@ def validate_against_data(cfg: DictConfig, data) -> None:
     gt = cfg.graph.get("target") if "graph" in cfg else None
     if gt is not None:
         resolve_relation(etypes, gt, "graph.target")
+    test = data.splits.get("test")
+    if test is None or len(test[0]) == 0:
+        reason = (data.info.get("split") or {}).get("no_test") if isinstance(data.info, dict) else None
+        if reason:  # the split says why (cut after the data, single-pair users, no test labels) and the fix
+            raise ConfigError(reason)
+        split = cfg.graph.get("split", {}) if "graph" in cfg else {}
+        raise ConfigError(
+            f"dataset {data.name!r} has no test pairs (graph.split.strategy={split.get('strategy')}, "
+            f"graph.split.test_ratio={split.get('test_ratio')}), so the run would have nothing to report; set "
+            f"graph.split.test_ratio=0.2 (or label test rows / give the test file for pre-split data)"
+        )
     n = data.num_items
     big = [int(k) for k in cfg.evaluate.ks if int(k) > n]
     if big:
@@ -393,7 +421,8 @@ def _print_result(run_dir: Path, metrics: dict) -> None:
 
 def task(cfg: DictConfig) -> dict | None:
     """One Hydra job. In a multirun a failure is recorded (error.txt, metrics.json with status failed) and the sweep
-    goes on; in a single run it is raised."""
+    goes on. In a single run a user error (`HetrecError`) prints its message and exits with status 2 (the traceback
+    goes to error.txt; ``--debug``/``HETREC_DEBUG=1`` raises it instead); any other exception is raised."""
     run_dir = _run_dir()
     reset_peak_rss()  # jobs of a multirun share this process; each reports its own peak memory
     with run_lock(run_dir):  # one writer per run folder
@@ -401,27 +430,55 @@ def task(cfg: DictConfig) -> dict | None:
             check_run_folder(cfg, run_dir)
             metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
         except Exception as e:  # noqa: BLE001
+            err = user_error(e)
             failed = record_failure(run_dir, e, {
                 "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,
                 "encoder": _choice("encoder", cfg.encoder) if "encoder" in cfg else None,
                 "seed": int(cfg.get("seed", 0)),
-            })
+            }, shown=err)
             if _is_multirun():
                 log.error("job failed (%s); see %s", failed["error"], run_dir / "error.txt")
                 return failed
+            if err is not None and not debug_enabled():
+                print(f"hetrec-train: error: {err}\n  (details in {run_dir / 'error.txt'}; rerun with --debug to see "
+                      f"where it was raised)", file=sys.stderr)
+                raise SystemExit(EXIT_USER_ERROR) from None
             raise
     _print_result(run_dir, metrics)
     return metrics
 
 
 def main() -> None:
-    """Entry point of ``hetrec-train``: register plugin encoder configs, then let Hydra compose and run."""
+    """Entry point of ``hetrec-train``: register plugin encoder configs, then let Hydra compose and run.
+
+    User errors (bad overrides, config values, data files) print their message and exit with status 2, without a
+    traceback; ``--debug`` (anywhere on the command line) or ``HETREC_DEBUG=1`` shows the traceback."""
     import hydra
 
+    from hetrec.errors import DEBUG_ENV
     from hetrec.registry import register_configs
 
-    register_configs()
-    hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(task)()
+    if "--debug" in sys.argv[1:]:
+        sys.argv = [a for a in sys.argv if a != "--debug"]
+        os.environ[DEBUG_ENV] = "1"
+    # Hydra prints its own errors and exits with 1; with HYDRA_FULL_ERROR it raises them, so that they are told
+    # apart here: composition errors are the user's (status 2), anything else keeps its traceback.
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        register_configs()
+        hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(task)()
+    except Exception as e:
+        msg = None if debug_enabled() else composition_error(e)
+        if msg is None:
+            raise
+        print(f"hetrec-train: error: {msg}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
 
 
 if __name__ == "__main__":

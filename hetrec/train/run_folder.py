@@ -103,14 +103,16 @@ def _short(v) -> str:
     return t if len(t) <= 60 else t[:57] + "..."
 
 
-def record_failure(run_dir: Path, e: BaseException, facts: dict) -> dict:
-    """Write error.txt, and metrics.json with status failed unless the folder holds a finished run's metrics (a
-    failed rerun never overwrites them)."""
+def record_failure(run_dir: Path, e: BaseException, facts: dict, shown: BaseException | None = None) -> dict:
+    """Write error.txt (with ``e``'s traceback), and metrics.json with status failed and the error ``shown`` (default
+    ``e``; the user error a wrapped exception stands for) unless the folder holds a finished run's metrics (a failed
+    rerun never overwrites them)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "error.txt", "".join(traceback.format_exception(e)))
+    shown = e if shown is None else shown
     failed = {
         "status": "failed",
-        "error": f"{type(e).__name__}: {e}",
+        "error": f"{type(shown).__name__}: {shown}",
         **facts,
     }
     if finished(run_dir):

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from hetrec._dgl import dgl
+from hetrec.errors import ConfigError
 
 __all__ = ["resolve_device", "seed_everything"]
 
@@ -18,9 +19,9 @@ def resolve_device(device: str) -> torch.device:
     if d == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if d.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
+        raise ConfigError(f"train.device={device} but CUDA is not available here; use train.device=cpu or auto")
     if d != "cpu" and not d.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
+        raise ConfigError(f"unknown device {device!r}; use train.device=auto|cpu|cuda")
     return torch.device(d)
 
 

@@ -20,6 +20,7 @@ from hetrec.data.errors import DataError
 from hetrec.data.readers import read_table
 from hetrec.data.shop import ShopData
 from hetrec.data.validate import build_shop
+from hetrec.errors import ConfigError
 
 log = logging.getLogger("hetrec.data")
 
@@ -141,7 +142,7 @@ class MovieLens100K(Dataset):
         target: str | None = None,
     ) -> None:
         if split is not None and split not in SPLITS:
-            raise ValueError(f"MovieLens100K(split={split!r}); use one of {list(SPLITS)} or null (dataset.split=u1)")
+            raise ConfigError(f"MovieLens100K(split={split!r}); use one of {list(SPLITS)} or null (dataset.split=u1)")
         super().__init__(root=root, target=target, split=split, min_rating=min_rating, folder=folder, event=event)
         self.split, self.min_rating, self.event = split, min_rating, event
         self.folder = self.root / folder

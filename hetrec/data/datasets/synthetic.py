@@ -11,6 +11,7 @@ import pandas as pd
 from hetrec.data.datasets.base import Dataset
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
+from hetrec.errors import ConfigError
 
 log = logging.getLogger("hetrec.data")
 
@@ -143,17 +144,17 @@ class SyntheticShop(Dataset):
         for k in ("num_users", "num_items", "num_interactions", "num_segments", "num_departments",
                   "categories_per_department", "subcategories_per_category", "num_brands", "days"):
             if int(cfg[k]) < 1:
-                raise ValueError(f"SyntheticShop({k}={cfg[k]}) must be >= 1; set dataset.{k}=1 or more")
+                raise ConfigError(f"SyntheticShop({k}={cfg[k]}) must be >= 1; set dataset.{k}=1 or more")
         if num_pairs < 0 or 2 * num_pairs > num_items:
-            raise ValueError(
+            raise ConfigError(
                 f"SyntheticShop(num_pairs={num_pairs}) needs 0 <= 2*num_pairs <= num_items ({num_items}); "
                 f"set dataset.num_pairs={num_items // 4}"
             )
         for k in ("segment_affinity", "in_category_prob", "cart_rate", "purchase_rate", "pair_prob"):
             if not 0.0 <= float(cfg[k]) <= 1.0:
-                raise ValueError(f"SyntheticShop({k}={cfg[k]}) must lie in [0, 1]; e.g. dataset.{k}=0.5")
+                raise ConfigError(f"SyntheticShop({k}={cfg[k]}) must lie in [0, 1]; e.g. dataset.{k}=0.5")
         if mean_session_clicks < 1:
-            raise ValueError(f"SyntheticShop(mean_session_clicks={mean_session_clicks}) must be >= 1")
+            raise ConfigError(f"SyntheticShop(mean_session_clicks={mean_session_clicks}) must be >= 1")
         self.cfg = cfg
 
     def load(self) -> ShopData:

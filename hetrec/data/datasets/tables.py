@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hetrec.data.datasets.base import Dataset
-from hetrec.data.errors import DataError
+from hetrec.data.errors import DataError, decode_error
 from hetrec.data.readers import (
     _row,
     check_ids,
@@ -20,6 +20,8 @@ from hetrec.data.readers import (
 )
 from hetrec.data.shop import ShopData
 from hetrec.data.validate import attrs_from_rows, build_shop
+from hetrec.data.values import check_policies
+from hetrec.errors import ConfigError
 
 log = logging.getLogger("hetrec.data")
 
@@ -32,7 +34,7 @@ def _attr_spec(spec: Mapping[str, object] | None, who: str) -> dict[str, tuple[s
     for name, v in (spec or {}).items():
         if isinstance(v, Mapping):
             if "kind" not in v:
-                raise ValueError(f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)")
+                raise ConfigError(f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)")
             out[str(name)] = (str(v.get("column", name)), str(v["kind"]))
         else:
             out[str(name)] = (str(name), str(v))
@@ -44,7 +46,7 @@ def _side_table(
 ) -> tuple[pd.DataFrame, Path]:
     """Read a users/items file: ``{path, id_column, sep, encoding}`` -> table with ``id`` + attribute names."""
     if "path" not in spec:
-        raise ValueError(f"dataset.{who}s needs a path (dataset.{who}s.path=...)")
+        raise ConfigError(f"dataset.{who}s needs a path (dataset.{who}s.path=...)")
     path = root / str(spec["path"])
     id_col = str(spec.get("id_column", "id"))
     src_cols = [c for c, _ in attrs.values()]
@@ -89,6 +91,8 @@ class Tables(Dataset):
         duplicates: ``error`` | ``drop`` | ``keep`` (default) for repeated interaction rows.
         keep_unused_items: keep items of the items file that no interaction names (default ``True``).
         name: dataset name (default ``"tables"``).
+        bad_values: ``{weight: policy, timestamp: policy}`` for negative, zero, missing, infinite or overflowing
+            weights/timestamps: ``error`` (default), ``drop`` or ``clip`` (see `hetrec.data.values`); counts logged.
         root, target: see `Dataset` (default target ``purchases``).
     """
 
@@ -115,22 +119,26 @@ class Tables(Dataset):
         duplicates: str = "keep",
         keep_unused_items: bool = True,
         name: str = "tables",
+        bad_values: Mapping[str, str] | None = None,
         root: str | None = None,
         target: str | None = None,
     ) -> None:
         cfg = dict(locals())
         for k in ("self", "root", "target", "__class__"):
             cfg.pop(k, None)
+        if check_policies(bad_values) == check_policies(None):  # the default (error) keeps the graph cache key
+            cfg.pop("bad_values")
         super().__init__(root=root, target=target, **cfg)
+        self.bad_values = check_policies(self._config.get("bad_values"))  # type: ignore[arg-type]
         c = self._config
         self.name = name
         self.columns = {k: v for k, v in dict(c["columns"] or {"user": "user", "item": "item"}).items() if v}
         for role in self.columns:
             if role not in ROLES:
-                raise ValueError(f"dataset.columns.{role}: unknown role; roles are {list(ROLES)}")
+                raise ConfigError(f"dataset.columns.{role}: unknown role; roles are {list(ROLES)}")
         for role in ("user", "item"):
             if role not in self.columns:
-                raise ValueError(f"dataset.columns.{role} is required (the {role} id column)")
+                raise ConfigError(f"dataset.columns.{role} is required (the {role} id column)")
         self.c = c
 
     def _path(self, p: str) -> Path:
@@ -153,9 +161,10 @@ class Tables(Dataset):
         iattrs = _attr_spec(c["item_attr_columns"], "item")  # type: ignore[arg-type]
         basket_cols = list(c["basket_columns"] or [])  # type: ignore[call-overload]
         if basket_cols and "basket" in cols:
-            raise ValueError("give either dataset.basket_columns or dataset.columns.basket, not both")
+            raise ConfigError("give either dataset.basket_columns or dataset.columns.basket, not both")
         hints = {v: f"dataset.columns.{k}" for k, v in cols.items()}
-        hints.update({b: "dataset.basket_columns" for b in basket_cols})
+        for b in basket_cols:  # a column that is also a role (user, timestamp) is named by its role's key
+            hints.setdefault(b, "dataset.basket_columns")
         fallback = c["user_fallback"]
         need = list(dict.fromkeys([*cols.values(), *basket_cols] + ([str(fallback)] if fallback else [])))
         if fallback:
@@ -173,7 +182,7 @@ class Tables(Dataset):
             path, need, sep=c["sep"], encoding=str(c["encoding"]), id_columns=id_cols,  # type: ignore[arg-type]
             numeric_columns=[cols["weight"]] if "weight" in cols else [],
             date_columns={ts_col: c["date_format"]} if ts_col else None,  # type: ignore[dict-item]
-            hints=hints, what="interactions",
+            hints=hints, what="interactions", bad_values={ts_col: self.bad_values["timestamp"]} if ts_col else None,
         )
         ucol = cols["user"]
         if fallback:
@@ -252,8 +261,10 @@ class Tables(Dataset):
             missing_items=c["missing_items"],  # type: ignore[arg-type]
             keep_unused_items=bool(c["keep_unused_items"]),
             sources=self.sources(),
-            info={"duplicates": int(out.attrs.get("duplicates", 0)), "rows_read": len(df)},
+            info={"duplicates": int(out.attrs.get("duplicates", 0)), "rows_read": len(df),
+                  "bad_values": dict(df.attrs.get("bad_values") or {})},
             column_names=cols,
+            bad_values=self.bad_values,
         )
 
 
@@ -277,6 +288,7 @@ class Baskets(Dataset):
         missing_items: ``error`` | ``drop`` for basket items absent from the items file (default ``error``).
         duplicates: an item twice in one basket: ``error`` | ``drop`` | ``keep`` (default ``drop``).
         event: relation name (default ``"purchases"``). name: dataset name (default ``"baskets"``).
+        bad_values: ``{weight: policy, timestamp: policy}`` for bad quantities/timestamps (see `Tables`).
         root, target: see `Dataset` (default target ``purchases``).
     """
 
@@ -301,15 +313,19 @@ class Baskets(Dataset):
         duplicates: str = "drop",
         event: str = "purchases",
         name: str = "baskets",
+        bad_values: Mapping[str, str] | None = None,
         root: str | None = None,
         target: str | None = None,
     ) -> None:
         cfg = dict(locals())
         for k in ("self", "root", "target", "__class__"):
             cfg.pop(k, None)
+        if check_policies(bad_values) == check_policies(None):  # the default (error) keeps the graph cache key
+            cfg.pop("bad_values")
         if format not in ("lines", "long"):
-            raise ValueError(f"Baskets(format={format!r}); use lines or long (dataset.format=long)")
+            raise ConfigError(f"Baskets(format={format!r}); use lines or long (dataset.format=long)")
         super().__init__(root=root, target=target, **cfg)
+        self.bad_values = check_policies(self._config.get("bad_values"))  # type: ignore[arg-type]
         self.name = name
         self.c = self._config
 
@@ -327,7 +343,13 @@ class Baskets(Dataset):
         if not path.exists():
             raise DataError("baskets file not found", file=path,
                             fix="check dataset.path and dataset.root (env HETREC_DATA)")
-        text = read_bytes(path).decode(str(self.c["encoding"]))
+        try:
+            text = read_bytes(path, "baskets").decode(str(self.c["encoding"]))
+        except UnicodeDecodeError as e:
+            from hetrec.data.readers import first_undecodable_line
+
+            enc = str(self.c["encoding"])
+            raise decode_error(path, e, enc, "dataset.encoding", first_undecodable_line(path, enc)) from e
         lines = text.splitlines()
         sep = str(self.c["sep"])
         rows, items, empty = [], [], 0
@@ -351,6 +373,7 @@ class Baskets(Dataset):
     def load(self) -> ShopData:
         c = self.c
         path = self._path(str(c["path"]))
+        raw_attrs: dict = {}
         if c["format"] == "lines":
             df = self._read_lines(path)
         else:
@@ -366,8 +389,10 @@ class Baskets(Dataset):
                 path, need, sep=str(c["sep"]), encoding=str(c["encoding"]), id_columns=[bcol, icol],
                 numeric_columns=[str(qcol)] if qcol else [], hints=hints,
                 date_columns={str(tcol): c["date_format"]} if tcol else None,  # type: ignore[dict-item]
-                what="baskets",
+                what="baskets", date_format_key="dataset.date_format",
+                bad_values={str(tcol): self.bad_values["timestamp"]} if tcol else None,
             )
+            raw_attrs = raw.attrs
             df = pd.DataFrame({"basket": raw[bcol], "item": raw[icol], "user": raw[bcol]}, index=raw.index)
             if tcol:
                 df["timestamp"] = raw[str(tcol)].to_numpy()
@@ -394,7 +419,7 @@ class Baskets(Dataset):
                 kinds["category"] = "categorical"
             kinds.update({n: k for n, (_, k) in attrs.items()})
         elif c["category_columns"]:
-            raise ValueError("dataset.category_columns needs an items file (dataset.items.path=...)")
+            raise ConfigError("dataset.category_columns needs an items file (dataset.items.path=...)")
         return build_shop(
             self.name,
             df,
@@ -402,11 +427,14 @@ class Baskets(Dataset):
             items=items_table,
             items_source=items_src,
             item_kinds=kinds,
-            column_names={"item": str(c["item_column"]) if c["format"] == "long" else "item"},
             missing_items=c["missing_items"],  # type: ignore[arg-type]
             sources=self.sources(),
             info={"baskets": int(df["basket"].nunique()), "duplicates": int(df.attrs.get("duplicates", 0)),
-                  "empty_lines": int(df.attrs.get("empty_lines", 0))},
+                  "empty_lines": int(df.attrs.get("empty_lines", 0)),
+                  "bad_values": dict(raw_attrs.get("bad_values") or {})},
+            column_names={"item": str(c["item_column"]) if c["format"] == "long" else "item",
+                          **({"weight": str(c["quantity_column"])} if c["quantity_column"] else {})},
+            bad_values=self.bad_values,
         )
 
 

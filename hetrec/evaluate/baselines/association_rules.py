@@ -7,6 +7,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from hetrec.errors import ConfigError
 from hetrec.evaluate.baselines.base import Recommender, train_matrix
 from hetrec.graph.data import GraphData
 
@@ -63,7 +64,7 @@ def frequent_itemsets(
 
     algos = {"fpgrowth": fpgrowth, "apriori": apriori}
     if algorithm not in algos:
-        raise ValueError(f"unknown itemset algorithm {algorithm!r}; use one of {sorted(algos)}")
+        raise ConfigError(f"unknown itemset algorithm {algorithm!r}; use one of {sorted(algos)}")
     b = sp.csr_matrix(baskets)
     dense = pd.DataFrame(b.toarray() > 0, columns=list(range(b.shape[1])))
     return algos[algorithm](dense, min_support=min_support, use_colnames=True, max_len=max_len)
@@ -89,7 +90,7 @@ class AssociationRules(Recommender):
     def __init__(self, metric: str = "confidence", min_support: float = 0.0, min_confidence: float = 0.0) -> None:
         super().__init__()
         if metric not in _METRICS:
-            raise ValueError(f"AssociationRules(metric={metric!r}): use one of {_METRICS}; e.g. model.metric=lift")
+            raise ConfigError(f"AssociationRules(metric={metric!r}): use one of {_METRICS}; e.g. model.metric=lift")
         self.metric, self.min_support, self.min_confidence = metric, float(min_support), float(min_confidence)
 
     def _fit(self, data: GraphData) -> None:

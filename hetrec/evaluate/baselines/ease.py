@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hetrec.errors import ConfigError
 from hetrec.evaluate.baselines.base import Recommender, train_matrix
 from hetrec.graph.data import GraphData
 
@@ -28,9 +29,9 @@ class EASE(Recommender):
     def __init__(self, lam: float = 250.0, max_items: int = 20000, dtype: str = "float64") -> None:
         super().__init__()
         if lam <= 0:
-            raise ValueError(f"EASE(lam={lam}): lambda must be > 0; set model.lam=250")
+            raise ConfigError(f"EASE(lam={lam}): lambda must be > 0; set model.lam=250")
         if dtype not in ("float64", "float32"):
-            raise ValueError(f"EASE(dtype={dtype!r}): use float64 or float32")
+            raise ConfigError(f"EASE(dtype={dtype!r}): use float64 or float32")
         self.lam, self.max_items, self.dtype = float(lam), int(max_items), dtype
 
     def _fit(self, data: GraphData) -> None:
@@ -38,7 +39,7 @@ class EASE(Recommender):
         n = x.shape[1]
         if n > self.max_items:
             gb = n * n * (8 if self.dtype == "float64" else 4) / 2**30
-            raise ValueError(
+            raise ConfigError(
                 f"EASE on {n} items needs a dense {n}x{n} inverse ({gb:.1f} GB, O(n^3) time) above "
                 f"max_items={self.max_items}; use model=baseline/itemknn (sparse), or raise model.max_items and set "
                 "model.dtype=float32 if the machine has the memory"

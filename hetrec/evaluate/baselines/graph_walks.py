@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from hetrec._dgl import dgl
+from hetrec.errors import ConfigError
 from hetrec.evaluate.baselines.base import Recommender
 from hetrec.graph.data import GraphData
 
@@ -63,7 +64,7 @@ class PersonalizedPageRank(Recommender):
     def __init__(self, alpha: float = 0.15, iterations: int = 20, user_chunk: int = 1024) -> None:
         super().__init__()
         if not 0.0 < alpha < 1.0:
-            raise ValueError(f"PersonalizedPageRank(alpha={alpha}): alpha must lie in (0, 1); set model.alpha=0.15")
+            raise ConfigError(f"PersonalizedPageRank(alpha={alpha}): alpha must lie in (0, 1); set model.alpha=0.15")
         self.alpha, self.iterations, self.user_chunk = float(alpha), int(iterations), int(user_chunk)
 
     def _fit(self, data: GraphData) -> None:

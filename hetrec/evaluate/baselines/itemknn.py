@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from hetrec.errors import ConfigError
 from hetrec.evaluate.baselines.base import Recommender, train_matrix
 from hetrec.graph.data import GraphData
 
@@ -31,7 +32,7 @@ class ItemKNN(Recommender):
     def __init__(self, k: int = 100, shrink: float = 0.0, block_items: int = 1024) -> None:
         super().__init__()
         if k < 1:
-            raise ValueError(f"ItemKNN(k={k}): k must be >= 1; set model.k=100")
+            raise ConfigError(f"ItemKNN(k={k}): k must be >= 1; set model.k=100")
         self.k, self.shrink, self.block_items = int(k), float(shrink), int(block_items)
 
     def _fit(self, data: GraphData) -> None:
