@@ -101,9 +101,18 @@ def trainer_options(cfg: DictConfig) -> dict:
     from hydra.utils import instantiate
 
     tc = OmegaConf.to_container(cfg.train, resolve=True)
-    for key in ("optimizer", "scheduler"):
+    for key, group in (("optimizer", "adam|adamw|sgd"), ("scheduler", "cosine|step|exponential")):
         node = cfg.train.get(key)
-        tc[key] = instantiate(node) if node is not None and "_target_" in node else None
+        if node is None:
+            tc[key] = None
+        elif OmegaConf.is_dict(node) and "_target_" in node:
+            tc[key] = instantiate(node)
+        else:
+            raise ConfigError(
+                f"train.{key}={OmegaConf.to_container(node) if OmegaConf.is_config(node) else node!r} is not a "
+                f"{key} config; choose one with train/{key}={group} (a config group: note the slash), then set its "
+                f"options as train.{key}.<option>=..."
+            )
     if tc["optimizer"] is None:
         tc.pop("optimizer")  # the trainer's default (Adam)
     return tc

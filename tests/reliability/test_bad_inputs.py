@@ -183,7 +183,8 @@ CONFIG_CASES = [
     ("max-epochs-zero", ["train.max_epochs=0"], ["train.max_epochs"]),
     ("ks-without-10-20", ["evaluate.ks=[5]"], ["evaluate.ks", "[5,10,20]"]),
     ("ks-not-a-list", ["evaluate.ks=abc"], ["evaluate.ks", "list of integers"]),
-    ("optimizer-unknown", ["train.optimizer=adamm"], ["adamm", "train.optimizer=adam"]),
+    ("optimizer-unknown", ["train.optimizer=adamm"], ["adamm", "train/optimizer=adam"]),
+    ("scheduler-as-value", ["train.scheduler=cosine"], ["cosine", "train/scheduler="]),
     ("split-strategy-unknown", ["graph.split.strategy=bogus"], ["bogus", "graph.split.strategy"]),
     ("split-ratio-out-of-range", ["graph.split.test_ratio=1.5"], ["graph.split.test_ratio"]),
     ("encoder-layers-zero", ["encoder.num_layers=0"], ["encoder", "num_layers"]),
@@ -200,6 +201,7 @@ if not torch.cuda.is_available():
 MAIN_CASES = [
     ("key-misspelled", [*TINY, "train.batch_sz=8"], ["train.batch_sz", "not in struct"]),
     ("option-unknown", ["encoder=nope"], ["encoder", "nope", "Available options"]),
+    ("optimizer-group-unknown", ["train/optimizer=adamm"], ["adamm", "train/optimizer", "Available options"]),
     ("override-syntax", ["train.lr=[0.1"], ["train.lr=[0.1"]),
     ("config-value", [*TINY, "train.batch_size=0"], ["train.batch_size"]),
     ("data-file", ["dataset=tables", "dataset.root={tmp}", "dataset.interactions=absent.csv"],
