@@ -9,9 +9,23 @@
 
 from __future__ import annotations
 
-from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
-from hetrec.serve.index import ExactIndex, HNSWIndex, IVFIndex, build_index
-from hetrec.serve.model import Recommender, ServingModel, resolve_artifact_dir
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562), so that ``hetrec --help`` and ``hetrec plugins``, which import
+# hetrec.serve.commands, do not load torch, faiss and pandas.
+_WHERE = {
+    "ColdStartUnavailable": "errors", "UnknownIdError": "errors",
+    "ExactIndex": "index", "HNSWIndex": "index", "IVFIndex": "index", "build_index": "index",
+    "Recommender": "model", "ServingModel": "model", "resolve_artifact_dir": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hetrec.serve' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hetrec.serve.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "ServingModel",
