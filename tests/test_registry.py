@@ -141,6 +141,23 @@ def test_describe_plugins_table_and_json():
     assert all(set(r) >= {"name", "package", "version", "config"} for r in rows)
 
 
+def test_config_paths_are_absolute_and_the_same_on_every_call(site, tmp_path, monkeypatch):
+    """A plugin found through a relative sys.path entry (e.g. PYTHONPATH=.) used to be listed with a relative path on
+    the first call and an absolute one later; now every call, from any folder, gives the same absolute path."""
+    make_dist(site, "rel-enc", {"rel_sage": "rel_enc:FakeSAGE"},
+              {"rel_enc/__init__.py": FAKE_MODULE, "rel_enc/conf/encoder/rel_sage.yaml": "num_layers: 1\n"})
+    monkeypatch.chdir(site.parent)
+    monkeypatch.syspath_prepend("site")  # relative to the current folder
+    want = str(site / "rel_enc" / "conf" / "encoder" / "rel_sage.yaml")
+    first = registry.available_encoders()["rel_sage"].config
+    table = registry.describe_plugins()
+    monkeypatch.chdir(tmp_path.parent)
+    second = {r["name"]: r["config"] for r in json.loads(registry.describe_plugins(as_json=True))}["rel_sage"]
+    assert first == second == want
+    assert re.search(rf"^rel_sage\s+rel-enc\s+1\.0\s+{re.escape(want)}$", table, re.M)
+    assert all(os.path.isabs(info.config) for info in registry.available_encoders().values() if info.config)
+
+
 def test_hetrec_plugins_command(capsys):
     from hetrec.cli import main
 
@@ -360,7 +377,7 @@ def test_docs_example_plugin_pip_installed_is_listed_and_trainable(tmp_path):
     out = subprocess.run(pip + [str(project)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (target / "hetrec_sgc" / "conf" / "encoder" / "sgc.yaml").is_file()
-    env = {**os.environ, "PYTHONPATH": str(target)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH")) if p)}
     hetrec_cmd = Path(sys.executable).with_name("hetrec")
     listed = subprocess.run([str(hetrec_cmd), "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
