@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hetrec.dgl import dgl, dglnn, fn
+from hetrec.dgl import dglnn, fn
 from hetrec.models.base import Encoder, LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.models.sage import SAGE
 from hetrec.testing import assert_encoder, assert_plugin_config, toy_shop_graph
