@@ -210,7 +210,7 @@ def test_minibatch_default_batch_size_scales_with_the_training_set():
     """train=minibatch has batch_size: null: chosen so an epoch has >= 16 steps where possible, at most 32768."""
     from omegaconf import OmegaConf
 
-    from hetrec.train.trainer import auto_batch_size
+    from hetrec.train.batch_size import auto_batch_size
 
     assert auto_batch_size(810_128) == 32768  # Gowalla: 25 steps an epoch
     assert auto_batch_size(80_000) == 4096  # ml-100k: 20 steps
