@@ -65,7 +65,7 @@ def main() -> int:
         cfg_sage = compose("config", overrides=base + sage_over)
         cfg_lgn = compose("config", overrides=base + ["encoder=lightgcn", f"train.batch_size={args.lightgcn_batch}"])
     fanouts = [int(f) for f in cfg_sage.train.fanouts]
-    sage_batch = int(cfg_sage.train.batch_size)
+    sage_batch = cfg_sage.train.batch_size  # None: chosen from the training set, read from the trainer below
     trainer_args = set(inspect.signature(Trainer.__init__).parameters)
 
     def trainer_kwargs(cfg) -> dict:
@@ -86,6 +86,7 @@ def main() -> int:
     seed_everything(0)
     model, _ = app.build_model(cfg_sage, data)
     tr = Trainer(model, data, seed=0, **trainer_kwargs(cfg_sage))
+    sage_batch = tr.batch_size
     n_batches = 0
     orig_step = tr._step
 

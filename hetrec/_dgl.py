@@ -1,48 +1,44 @@
-"""The one place hetrec imports DGL.
+"""The one place hetrec imports DGL (plugins use the public :mod:`hetrec.dgl`, which re-exports it).
 
-``dgl/__init__.py`` imports ``dgl.graphbolt`` unconditionally, and ``dgl.graphbolt`` loads a C++ library
-(``libgraphbolt_pytorch_<torch version>.so``) that DGL 2.1.0 ships only for torch 2.0-2.2; it also needs the old
-``torchdata.datapipes`` API. With the torch this project pins (2.13), ``import dgl`` would therefore fail although
-DGL's core (heterographs, message passing, ``dgl.nn``, ``dgl.dataloading``, ``dgl.sampling``) works. hetrec does not
-use GraphBolt, so only when the GraphBolt library for the running torch is missing we register an empty
-``dgl.graphbolt`` module before importing DGL. With a DGL/torch pair that has GraphBolt, nothing is patched.
-
-Everything in hetrec and its plugins does ``from hetrec._dgl import dgl`` (or imports ``hetrec`` first).
+DGL 2.1.0 cannot be imported on the torch this project pins without the GraphBolt stand-in of
+:mod:`hetrec._graphbolt`, which ``import hetrec`` registers. When something imported ``dgl`` before hetrec (an
+``import dgl`` sorted above ``from hetrec.dgl import ...``, a conftest, a notebook cell) the stand-in came too late:
+that import fails with DGL's "No module named 'torchdata.datapipes'"; the import here then retries cleanly, and if
+DGL still cannot be imported, raises an ``ImportError`` that says how to fix the import order.
 
 It also gives the importing (main) thread the first of DGL's random-engine numbers; see the comment at the end.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-import types
 
-import torch
+from hetrec import _graphbolt
 
 __all__ = ["dgl", "GRAPHBOLT_STUBBED"]
 
+IMPORT_FIX = (
+    "import DGL through hetrec: `from hetrec.dgl import dgl, dglnn, fn` (or `import hetrec` before anything imports "
+    "dgl); with the torch hetrec pins, a plain `import dgl` that runs before hetrec fails in DGL's GraphBolt part "
+    "(an import sorter may have put `import dgl` / `from dgl import nn` above the hetrec import: import from "
+    "hetrec.dgl only)"
+)
+
 
 def _graphbolt_library_missing() -> bool:
-    spec = importlib.util.find_spec("dgl")
-    if spec is None or not spec.submodule_search_locations:
-        return False  # let the real import raise its own error
-    pkg_dir = list(spec.submodule_search_locations)[0]
-    version = torch.__version__.split("+", maxsplit=1)[0]
-    lib = os.path.join(pkg_dir, "graphbolt", f"libgraphbolt_pytorch_{version}.so")
-    return not os.path.exists(lib)
+    return _graphbolt.library_missing()
 
 
-GRAPHBOLT_STUBBED = False
-if "dgl" not in sys.modules and _graphbolt_library_missing():
-    _stub = types.ModuleType("dgl.graphbolt")
-    _stub.__doc__ = "Empty stand-in registered by hetrec._dgl: GraphBolt has no build for this torch."
-    sys.modules["dgl.graphbolt"] = _stub
-    GRAPHBOLT_STUBBED = True
+_graphbolt.register_stub()
+try:
+    import dgl
+except ImportError as e:
+    if "torchdata" not in str(e) and "graphbolt" not in str(e).lower():
+        raise
+    raise ImportError(f"hetrec could not import DGL ({type(e).__name__}: {e}); {IMPORT_FIX}") from e
 
-import dgl  # noqa: E402
-
+GRAPHBOLT_STUBBED = _graphbolt.stubbed()
 if GRAPHBOLT_STUBBED:
     dgl.graphbolt = sys.modules["dgl.graphbolt"]
 

@@ -10,8 +10,32 @@ import argparse
 import sys
 
 
+def unknown_encoder_message(argv: list[str]) -> str | None:
+    """The registry's error (installed names, the reinstall hint) for an ``encoder=<name>`` override naming no
+    installed encoder; ``None`` when every named encoder is installed or the override is not a plain list of names.
+    Hydra alone would say only "Could not find 'encoder/<name>'"."""
+    import re
+
+    from hetrec import registry
+
+    for arg in argv:
+        m = re.fullmatch(r"\+{0,2}encoder=([\w-]+(?:,[\w-]+)*)", arg)
+        if not m:
+            continue
+        for name in m.group(1).split(","):
+            try:
+                registry.encoder_info(name)
+            except registry.UnknownEncoderError as e:
+                return f"hetrec-train: {e}"
+    return None
+
+
 def train_main() -> None:
     """``hetrec-train [hydra overrides] [--debug]``: train an encoder (see ``hetrec.train.app``)."""
+    message = unknown_encoder_message(sys.argv[1:])
+    if message:
+        print(message, file=sys.stderr)
+        sys.exit(2)
     from hetrec.train.app import main as app_main
 
     app_main()

@@ -34,6 +34,7 @@ __all__ = [
     "PluginConflictError",
     "PluginImportError",
     "available_encoders",
+    "encoder_info",
     "get_encoder_class",
     "encoder_config",
     "register_configs",
@@ -109,21 +110,24 @@ def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
 
 
 def _find_config(name: str, module: str) -> str | None:
-    """``conf/encoder/<name>.yaml`` in the entry point's package or one of its parents, without importing the
-    module itself (``find_spec`` of a package imports only its parents)."""
+    """``conf/encoder/<name>.yaml`` in the entry point's package or one of its parents, as an absolute path.
+
+    Nothing is imported: only the top-level package is located (``find_spec`` of a top-level name imports nothing;
+    of a submodule it would import the parents, e.g. ``hetrec.models`` and with it torch), and the sub-packages are
+    folders below it.
+    """
     parts = module.split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
     for i in range(len(parts), 0, -1):
-        pkg = ".".join(parts[:i])
-        try:
-            spec = importlib.util.find_spec(pkg)
-        except (ImportError, ValueError, AttributeError):
-            continue
-        if spec is None or not spec.submodule_search_locations:
-            continue
         for loc in spec.submodule_search_locations:
-            path = Path(loc) / "conf" / "encoder" / f"{name}.yaml"
+            path = Path(loc, *parts[1:i], "conf", "encoder", f"{name}.yaml")
             if path.is_file():
-                return str(path)
+                return os.path.abspath(path)
     return None
 
 
@@ -171,6 +175,17 @@ def available_encoders() -> dict[str, EncoderInfo]:
     return dict(sorted(unique.items()))
 
 
+def encoder_info(name: str) -> EncoderInfo:
+    """The installed encoder ``name`` (nothing imported).
+
+    Raises:
+        UnknownEncoderError: no installed package provides ``name`` (the message lists what is installed and says
+            that a new entry point needs a reinstall).
+        PluginConflictError: two packages provide ``name``.
+    """
+    return _lookup(name)
+
+
 def _lookup(name: str) -> EncoderInfo:
     unique, conflicts = _discover()
     if name in conflicts:
@@ -178,7 +193,9 @@ def _lookup(name: str) -> EncoderInfo:
     if name not in unique:
         installed = ", ".join(sorted(set(unique) | set(conflicts))) or "none"
         raise UnknownEncoderError(
-            f"unknown encoder '{name}'; installed: {installed}. Install a plugin that provides it."
+            f"unknown encoder '{name}'; installed: {installed}. Install a plugin that provides it; a plugin "
+            f"whose entry point was added or renamed needs `pip install -e <plugin folder>` again (entry points are "
+            f"read from the installed metadata)."
         )
     return unique[name]
 
@@ -278,13 +295,9 @@ def describe_plugins(as_json: bool = False) -> str:
     if not rows:
         return f"no encoders installed (entry-point group '{GROUP}')"
     head = ("name", "package", "version", "config")
-    cwd = os.getcwd()
 
     def show(path: str | None) -> str:
-        if path is None:
-            return "(none: class defaults)"
-        rel = os.path.relpath(path, cwd)
-        return rel if not rel.startswith("..") else path
+        return "(none: class defaults)" if path is None else path  # absolute (see _find_config): same on every call
 
     table = [head] + [
         (r["name"] + (" (CONFLICT)" if r.get("conflict") else ""), r["package"], r["version"], show(r["config"]))

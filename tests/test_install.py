@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +69,56 @@ def test_dgl_seed_gives_the_main_thread_the_same_stream_whoever_touched_dgl_rng_
         + draw
     )
     assert other_thread_first == reference
+
+
+def test_import_hetrec_is_lazy_and_a_failed_import_dgl_before_it_is_recovered():
+    """`import hetrec` loads neither torch nor DGL (so `hetrec plugins` and `--help` answer fast) but registers the
+    GraphBolt stand-in; an `import dgl` that ran (and failed) before hetrec leaves nothing that breaks hetrec.dgl."""
+    code = (
+        "import sys\n"
+        "import hetrec, hetrec.cli, hetrec.registry\n"
+        "hetrec.cli.build_parser(); hetrec.registry.describe_plugins()\n"
+        "print('torch' in sys.modules, 'dgl' in sys.modules)\n"
+        "del sys.modules['dgl.graphbolt']  # as if hetrec had not been imported first\n"
+        "try:\n    import dgl\nexcept ImportError as e:\n    print('first import failed:', e)\n"
+        "from hetrec.dgl import dgl, dglnn, fn, ops\n"
+        "g = dgl.graph(([0, 1], [1, 2]))\n"
+        "print(type(dglnn.GATConv(2, 2, 1)).__name__, fn.copy_u.__name__, ops.edge_softmax.__name__, g.num_edges())\n"
+    )
+    lines = _run(code).splitlines()
+    assert lines[0] == "False False"
+    from hetrec import _graphbolt
+
+    if _graphbolt.library_missing():  # with this torch, DGL alone cannot import
+        assert "torchdata" in lines[1]
+    assert lines[-1] == "GATConv copy_u edge_softmax 2"
+
+
+def test_when_dgl_cannot_be_imported_the_error_names_the_fix():
+    from hetrec import _graphbolt
+
+    if not _graphbolt.library_missing():
+        pytest.skip("this DGL has GraphBolt for this torch: nothing to fix")
+    code = (
+        "import hetrec._graphbolt as gb, sys\n"
+        "del sys.modules['dgl.graphbolt']; gb.register_stub = lambda: False  # the stand-in came too late\n"
+        "try:\n    import hetrec.dgl\nexcept ImportError as e:\n    print(e)\n"
+    )
+    msg = _run(code)
+    assert msg.startswith("hetrec could not import DGL (ModuleNotFoundError: No module named 'torchdata")
+    assert "from hetrec.dgl import dgl, dglnn, fn" in msg and "import sorter" in msg
+
+
+@pytest.mark.slow  # a pytest run in a fresh interpreter
+def test_pytest_plugin_lets_a_test_module_import_dgl_before_hetrec(tmp_path):
+    (tmp_path / "test_order.py").write_text(
+        "import dgl\nfrom dgl import nn as dglnn\n\nfrom hetrec.dgl import dgl as hdgl\n\n\n"
+        "def test_order():\n    assert hdgl is dgl and dglnn.GATConv\n"
+    )
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_order.py")]
+    installed = any(ep.value == "hetrec._pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
+    if not installed:  # hetrec installed before the entry point existed: load the plugin by hand
+        run += ["-p", "hetrec._pytest_plugin"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:]

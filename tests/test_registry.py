@@ -141,6 +141,23 @@ def test_describe_plugins_table_and_json():
     assert all(set(r) >= {"name", "package", "version", "config"} for r in rows)
 
 
+def test_config_paths_are_absolute_and_the_same_on_every_call(site, tmp_path, monkeypatch):
+    """A plugin found through a relative sys.path entry (e.g. PYTHONPATH=.) used to be listed with a relative path on
+    the first call and an absolute one later; now every call, from any folder, gives the same absolute path."""
+    make_dist(site, "rel-enc", {"rel_sage": "rel_enc:FakeSAGE"},
+              {"rel_enc/__init__.py": FAKE_MODULE, "rel_enc/conf/encoder/rel_sage.yaml": "num_layers: 1\n"})
+    monkeypatch.chdir(site.parent)
+    monkeypatch.syspath_prepend("site")  # relative to the current folder
+    want = str(site / "rel_enc" / "conf" / "encoder" / "rel_sage.yaml")
+    first = registry.available_encoders()["rel_sage"].config
+    table = registry.describe_plugins()
+    monkeypatch.chdir(tmp_path.parent)
+    second = {r["name"]: r["config"] for r in json.loads(registry.describe_plugins(as_json=True))}["rel_sage"]
+    assert first == second == want
+    assert re.search(rf"^rel_sage\s+rel-enc\s+1\.0\s+{re.escape(want)}$", table, re.M)
+    assert all(os.path.isabs(info.config) for info in registry.available_encoders().values() if info.config)
+
+
 def test_hetrec_plugins_command(capsys):
     from hetrec.cli import main
 
@@ -190,8 +207,30 @@ def test_unknown_encoder_lists_installed_names():
     installed = ", ".join(sorted(registry.available_encoders()))
     with pytest.raises(registry.UnknownEncoderError) as e:
         registry.get_encoder_class("gat")
-    assert str(e.value) == f"unknown encoder 'gat'; installed: {installed}. Install a plugin that provides it."
+    assert str(e.value) == (
+        f"unknown encoder 'gat'; installed: {installed}. Install a plugin that provides it; a plugin whose entry point "
+        "was added or renamed needs `pip install -e <plugin folder>` again (entry points are read from the installed "
+        "metadata)."
+    )
     assert "gcn, lightgcn, rgcn, sage" in str(e.value)
+
+
+def test_hetrec_train_names_an_unknown_encoder_with_the_reinstall_hint_before_hydra(capsys):
+    from hetrec.cli import train_main, unknown_encoder_message
+
+    assert unknown_encoder_message(["encoder=sage", "train.max_epochs=1"]) is None
+    assert unknown_encoder_message(["-m", "encoder=sage,gcn"]) is None
+    assert unknown_encoder_message(["encoder.out_dim=3", "+foo=encoder=gat"]) is None  # not an encoder choice
+    msg = unknown_encoder_message(["-m", "encoder=sage,gat_v2"])
+    assert msg.startswith("hetrec-train: unknown encoder 'gat_v2'; installed: ") and "pip install -e" in msg
+    old = sys.argv
+    sys.argv = ["hetrec-train", "encoder=gat_v2"]
+    try:
+        with pytest.raises(SystemExit) as e:
+            train_main()
+    finally:
+        sys.argv = old
+    assert e.value.code == 2 and "unknown encoder 'gat_v2'" in capsys.readouterr().err
 
 
 def test_two_packages_claiming_one_name_is_an_error_naming_both(site):
@@ -266,23 +305,37 @@ def docs_files() -> dict[str, str]:
     return dict(found)
 
 
-def write_docs_plugin(root: Path) -> Path:
+def write_docs_plugin(root: Path, folder: str = "hetrec-sgc") -> Path:
     for rel, content in docs_files().items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(content)
-    return root / "hetrec-sgc"
+    return root / folder
+
+
+def run_docs_plugin_tests(site: Path, project: Path) -> dict:
+    """"Install" a guide plugin the way pip's editable mode does (its src folder on sys.path plus its metadata), then
+    run every test function of its tests/ folder; return its entry points. The caller removes src from sys.path."""
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    eps = meta["project"]["entry-points"]["hetrec.encoders"]
+    make_dist(site, meta["project"]["name"], eps, {}, meta["project"]["version"])
+    sys.path.insert(0, str(project / "src"))
+    ran = []
+    for test_file in sorted((project / "tests").glob("test_*.py")):
+        ns: dict = {}
+        exec(compile(test_file.read_text(), str(test_file), "exec"), ns)
+        for fname, f in ns.items():
+            if fname.startswith("test_") and callable(f):
+                f()
+                ran.append(fname)
+    assert ran, f"no tests in {project / 'tests'}"
+    return eps
 
 
 def test_docs_example_plugin_is_discovered_composed_and_passes_its_own_test(site, tmp_path):
     project = write_docs_plugin(tmp_path / "work")
-    meta = tomllib.loads((project / "pyproject.toml").read_text())
-    eps = meta["project"]["entry-points"]["hetrec.encoders"]
-    assert eps == {"sgc": "hetrec_sgc:SGC"}
-    # "install" it the way pip's editable mode does: the src folder on sys.path plus its metadata
-    make_dist(site, meta["project"]["name"], eps, {}, meta["project"]["version"])
-    sys.path.insert(0, str(project / "src"))
     try:
+        assert run_docs_plugin_tests(site, project) == {"sgc": "hetrec_sgc:SGC"}
         info = registry.available_encoders()["sgc"]
         assert info.package == "hetrec-sgc"
         assert info.config == str(project / "src" / "hetrec_sgc" / "conf" / "encoder" / "sgc.yaml")
@@ -290,9 +343,26 @@ def test_docs_example_plugin_is_discovered_composed_and_passes_its_own_test(site
         g, x = toy_inputs(16)
         enc = instantiate(cfg.encoder, etypes=g.canonical_etypes, in_dims={nt: t.shape[1] for nt, t in x.items()})
         assert_encoder(enc, g, x, out_dim=8)
-        ns: dict = {}
-        exec(compile((project / "tests" / "test_sgc.py").read_text(), "test_sgc.py", "exec"), ns)
-        ns["test_sgc_contract"]()
+    finally:
+        sys.path.remove(str(project / "src"))
+
+
+def test_docs_gat_example_is_a_gatconv_per_relation_and_passes_its_test_over_20_seeds(site, tmp_path):
+    """The guide's second example: DGL's GATConv inside HeteroGraphConv (TypedConv) via LayeredEncoder, written from
+    the guide alone; its own test runs assert_encoder on the stock toy graph for 20 initialisations, on the dense
+    graph, and assert_plugin_config."""
+    from hetrec.dgl import dglnn
+
+    project = write_docs_plugin(tmp_path / "work", "hetrec-gat")
+    try:
+        assert run_docs_plugin_tests(site, project) == {"gat": "hetrec_gat:GAT"}
+        test_src = (project / "tests" / "test_gat.py").read_text()
+        assert "toy_shop_graph()" in test_src and "range(20)" in test_src  # the stock graph, 20 seeds
+        g, x = toy_shop_graph()
+        enc = registry.get_encoder_class("gat")(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()})
+        convs = [m for m in enc.modules() if isinstance(m, dglnn.HeteroGraphConv)]
+        assert len(convs) == enc.num_layers and len(convs[0].mods) == len(g.canonical_etypes)
+        assert all(isinstance(m.gat, dglnn.GATConv) for c in convs for m in c.mods.values())
     finally:
         sys.path.remove(str(project / "src"))
 
@@ -307,7 +377,7 @@ def test_docs_example_plugin_pip_installed_is_listed_and_trainable(tmp_path):
     out = subprocess.run(pip + [str(project)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (target / "hetrec_sgc" / "conf" / "encoder" / "sgc.yaml").is_file()
-    env = {**os.environ, "PYTHONPATH": str(target)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH")) if p)}
     hetrec_cmd = Path(sys.executable).with_name("hetrec")
     listed = subprocess.run([str(hetrec_cmd), "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert listed.returncode == 0, listed.stderr
@@ -351,3 +421,24 @@ def test_docs_example_plugin_pip_installed_is_listed_and_trainable(tmp_path):
     assert train.returncode == 0, train.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["encoder"] == "sgc" and "recall@20" in metrics["test"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train", ["default", "minibatch"])
+def test_docs_gat_example_trains_full_graph_and_minibatch_by_name(tmp_path, train):
+    """The guide's `hetrec-train encoder=gat train=minibatch` (and full-graph) works from a folder outside the
+    repository, the plugin visible only through its metadata and src folder."""
+    project = write_docs_plugin(tmp_path / "work", "hetrec-gat")
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    site = tmp_path / "site"
+    make_dist(site, meta["project"]["name"], meta["project"]["entry-points"]["hetrec.encoders"], {}, "0.1.0")
+    paths = [str(site), str(project / "src"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    train_cmd = [str(Path(sys.executable).with_name("hetrec-train")), "encoder=gat", f"train={train}",
+                 "encoder.hidden_dim=16", "encoder.out_dim=16", "dataset.num_users=120", "dataset.num_items=60",
+                 "dataset.num_interactions=4000", "dataset.num_pairs=10", "train.max_epochs=1", "train.progress=false",
+                 "train.num_threads=1", f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    run = subprocess.run(train_cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["encoder"] == "gat" and "recall@20" in metrics["test"]

@@ -7,7 +7,7 @@ full-batch training and inference) and on a list of sampled DGL blocks (mini-bat
 
 from __future__ import annotations
 
-from collections import Counter
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hetrec._dgl import dgl
-from dgl import nn as dglnn  # noqa: E402  (after hetrec._dgl)
+from hetrec.models.typed_conv import RELATION_AGGREGATES, TypedConv
 from hetrec.types import CanonicalEType
 
 __all__ = [
@@ -72,9 +72,25 @@ class Encoder(nn.Module):
         x: ``{ntype: [num_src_nodes(ntype), in_dims[ntype]]}``
         output: ``{ntype: [num_dst_nodes(ntype), out_dim]}`` for every destination node type (for a full graph:
         every node type).
+
+    Construction rule: a subclass's ``__init__`` calls ``super().__init__(etypes, in_dims, **base_options)`` first
+    and then stores its own settings; :meth:`build` runs once, right after the outermost ``__init__`` has returned
+    (every subclass ``__init__`` is wrapped for this when the class is defined), so modules that depend on the
+    subclass's settings (``LayeredEncoder``'s layers, made by ``make_layer``) are built with those settings in place.
+    Subclasses pass base options through ``**options`` and need not restate them. Modules built in :meth:`build` do
+    not exist yet inside ``__init__``; work on them by overriding :meth:`build` (call ``super().build()`` first).
     """
 
     sampled_equals_full: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_builds_after", False):
+            cls.__init__ = _build_after(init)  # type: ignore[method-assign]
+
+    def build(self) -> None:
+        """Build what depends on every constructor argument; called once after ``__init__`` (see the class)."""
 
     def __init__(
         self,
@@ -199,6 +215,27 @@ class Encoder(nn.Module):
                 )
 
 
+def _build_after(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a subclass ``__init__`` so that :meth:`Encoder.build` runs once, when the outermost ``__init__`` of the
+    instance (the most derived class's, which calls the others through ``super()``) has returned."""
+
+    @functools.wraps(init)
+    def __init__(self: Encoder, *args: Any, **kwargs: Any) -> None:
+        depth = self.__dict__.get("_init_depth", 0)
+        object.__setattr__(self, "_init_depth", depth + 1)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_init_depth", depth)
+            if depth == 0:
+                del self.__dict__["_init_depth"]
+        if depth == 0:
+            self.build()
+
+    __init__._builds_after = True  # type: ignore[attr-defined]
+    return __init__
+
+
 def dst_types(g: Any) -> list[str]:
     """The node types a layer outputs: a block's destination types, or every node type of a full graph (DGL's
     ``dsttypes`` of a full graph with only one-way relations between two types would drop the source type)."""
@@ -235,92 +272,6 @@ def dst_part(g: Any, h: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 LAYER_COMBINES = ("last", "mean", "sum", "weighted")
-RELATION_AGGREGATES = ("sum", "mean", "max", "weighted", "attention")
-
-
-class TypedConv(dglnn.HeteroGraphConv):
-    """One module per relation, their outputs combined per destination type (DGL's ``HeteroGraphConv``, plus
-    learned relation weights).
-
-    ``aggregate`` is DGL's ``sum``, ``mean`` or ``max``, or one of two learned combinations, so that a relation that
-    carries no signal for the task can be weighed down instead of drowning the useful ones:
-
-    - ``weighted``: ``h_t = Σ_r softmax_r(a)_r h_r`` over the relations arriving at type ``t``, one learned logit
-      ``a_r`` per relation (all 0 at the start, i.e. ``mean``);
-    - ``attention``: semantic attention (HAN; Wang et al., 2019): ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))``
-      and ``h_t = Σ_r β_r h_r``.
-
-    Module names and state-dict keys are DGL's (``mods.<str(canonical etype)>``).
-
-    Args:
-        mods: ``{canonical etype: module}``, each called as ``module(rel_graph, (h_src, h_dst), **kwargs)``.
-        aggregate: ``sum`` | ``mean`` | ``max`` | ``weighted`` | ``attention``. Default ``sum``.
-        out_dim: output size of the modules (needed by ``attention``). Default 0.
-
-    Shapes:
-        input: ``{ntype: [N_src, D_in]}`` (or a pair ``(src, dst)`` of such dicts) -> ``{ntype: [N_dst, out_dim]}``.
-    """
-
-    def __init__(self, mods: Mapping[CanonicalEType, nn.Module], aggregate: str = "sum", out_dim: int = 0) -> None:
-        if aggregate not in RELATION_AGGREGATES:
-            raise ValueError(
-                f"unknown relation aggregate {aggregate!r}; choose one of {', '.join(RELATION_AGGREGATES)} "
-                f"(e.g. encoder.relation_aggregate=weighted)"
-            )
-        learned = aggregate in ("weighted", "attention")
-        super().__init__(dict(mods), aggregate="sum" if learned else aggregate)
-        self.aggregate = aggregate
-        self.etype_index = {tuple(et): i for i, et in enumerate(mods)}
-        self.relation_logits = nn.Parameter(torch.zeros(len(self.etype_index))) if aggregate == "weighted" else None
-        self.attention = None
-        if aggregate == "attention":
-            if int(out_dim) < 1:
-                raise ValueError("TypedConv(aggregate='attention') needs the modules' out_dim")
-            into = Counter(et[2] for et in self.etype_index)
-            dst = sorted(nt for nt, n in into.items() if n > 1)  # one relation: its weight is 1, nothing to learn
-            self.attention = nn.ModuleDict(
-                {nt: nn.Sequential(nn.Linear(out_dim, out_dim), nn.Tanh(), nn.Linear(out_dim, 1, bias=False))
-                 for nt in dst}
-            )
-
-    def forward(self, g: Any, inputs: Any, mod_args: Any = None, mod_kwargs: Any = None) -> dict[str, torch.Tensor]:
-        if self.aggregate not in ("weighted", "attention"):
-            return super().forward(g, inputs, mod_args, mod_kwargs)
-        mod_kwargs = mod_kwargs or {}
-        src_in, dst_in = inputs if isinstance(inputs, tuple) else (inputs, inputs)
-        outputs: dict[str, list[tuple[int, torch.Tensor]]] = {}
-        for et in g.canonical_etypes:
-            s, r, d = et
-            if s not in src_in or d not in dst_in:
-                continue
-            y = self.mods[str(et)](g[et], (src_in[s], dst_in[d]), **mod_kwargs.get(r, {}))
-            outputs.setdefault(d, []).append((self.etype_index[et], y))
-        res = {}
-        for nt, items in outputs.items():
-            if len(items) == 1:
-                res[nt] = items[0][1]
-                continue
-            ys = torch.stack([y for _, y in items])  # [R, N, D]
-            if self.relation_logits is not None:
-                w = torch.softmax(self.relation_logits[[i for i, _ in items]], 0)
-            else:
-                att = self.attention[nt](ys).squeeze(-1)  # [R, N]
-                w = torch.softmax(att.mean(1), 0) if att.shape[1] else att.new_full((len(items),), 1 / len(items))
-            res[nt] = (w.view(-1, 1, 1) * ys).sum(0)
-        return res
-
-    def relation_weights(self) -> dict[CanonicalEType, float]:
-        """The learned share of each relation among those arriving at its destination type (``weighted`` only)."""
-        if self.relation_logits is None:
-            return {}
-        out = {}
-        for nt in {et[2] for et in self.etype_index}:
-            ets = [et for et in self.etype_index if et[2] == nt]
-            w = torch.softmax(self.relation_logits.detach()[[self.etype_index[et] for et in ets]], 0)
-            out.update({et: float(v) for et, v in zip(ets, w)})
-        return out
-
-
 class LayeredEncoder(Encoder):
     """A stack of typed message-passing layers with the options the built-in encoders share.
 
@@ -329,6 +280,14 @@ class LayeredEncoder(Encoder):
     dropout; an optional residual connection adds a layer's input to its output when both have the same size.
     The last layer has no activation (embeddings feed a scorer). Subclasses implement :meth:`make_layer`; the
     returned module is called as ``layer(g, h) -> {dst ntype: Tensor}`` and must return every destination type.
+    The layers are made after the subclass's ``__init__`` has returned (see :class:`Encoder`), so a subclass is::
+
+        def __init__(self, etypes, in_dims, *, num_heads=2, **options):
+            super().__init__(etypes, in_dims, **options)  # num_layers, hidden_dim, out_dim, ... pass through
+            self.num_heads = num_heads                    # make_layer may use it
+
+        def make_layer(self, index, in_dims, out_dim):
+            return MyLayer(self.etypes, in_dims, out_dim, self.num_heads)
 
     The options that make LightGCN (He et al., 2020) strong are options here, so every built-in can use them:
     ``activation="none"`` (linear propagation), ``layer_combine="mean"`` (the output is the mean of the input and
@@ -385,19 +344,29 @@ class LayeredEncoder(Encoder):
                 f"{name}: unknown layer_combine {layer_combine!r}; choose one of {', '.join(LAYER_COMBINES)} "
                 f"(e.g. encoder.layer_combine=mean)"
             )
-        if layer_combine != "last" and self.num_layers > 1 and int(hidden_dim) != self.out_dim:
-            raise ValueError(
-                f"{name}: layer_combine={layer_combine} adds up every layer's output, so hidden_dim must equal "
-                f"out_dim (got {hidden_dim} and {self.out_dim}); set encoder.hidden_dim={self.out_dim}"
-            )
         self.hidden_dim = int(hidden_dim)
         self.residual = bool(residual)
+        self.layer_norm = bool(layer_norm)
         self.layer_combine = str(layer_combine)
         self.edge_dropout = float(edge_dropout)
         self.dropout = nn.Dropout(float(dropout))
         self.activation = make_activation(activation, name)
-        self.layers = nn.ModuleList()
+        self.layers = nn.ModuleList()  # filled by build(), once the subclass's __init__ has stored its settings
         self.norms = nn.ModuleList()
+        self.layer_logits = None
+
+    def build(self) -> None:
+        """Make the layers with :meth:`make_layer` (called once, after the subclass's ``__init__``; see
+        :class:`Encoder`), the input projections and the layer-combination weights."""
+        super().build()
+        name = type(self).__name__
+        if len(self.layers):
+            raise RuntimeError(f"{name}: build() ran twice; it is called once, after __init__")
+        if self.layer_combine != "last" and self.num_layers > 1 and self.hidden_dim != self.out_dim:
+            raise ValueError(
+                f"{name}: layer_combine={self.layer_combine} adds up every layer's output, so hidden_dim must equal "
+                f"out_dim (got {self.hidden_dim} and {self.out_dim}); set encoder.hidden_dim={self.out_dim}"
+            )
         # per-type linear maps of the input to out_dim: for the layer-0 term of a layer combination, and in front of
         # the first layer of encoders whose layers keep the size (project_inputs, e.g. GCN without weights)
         project = self.project_inputs or self.layer_combine != "last"
@@ -412,18 +381,20 @@ class LayeredEncoder(Encoder):
             out = self.out_dim if i == self.num_layers - 1 else self.hidden_dim
             self.layers.append(self.make_layer(i, dict(dims), out))
             last = i == self.num_layers - 1
-            if layer_norm and not last:
+            if self.layer_norm and not last:
                 self.norms.append(nn.ModuleDict({nt: nn.LayerNorm(out) for nt in self.ntypes}))
             dims = {nt: out for nt in self.ntypes}
-        self.layer_logits = nn.Parameter(torch.zeros(self.num_layers + 1)) if layer_combine == "weighted" else None
+        if self.layer_combine == "weighted":
+            self.layer_logits = nn.Parameter(torch.zeros(self.num_layers + 1))
 
     #: subclasses whose layers cannot change the size (e.g. GCN without weights) set this: inputs whose size differs
     #: from ``out_dim`` are first mapped to it by a per-type linear layer
     project_inputs: ClassVar[bool] = False
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        """Build layer ``index`` from per-type input sizes (0 = the type has no input) to ``out_dim``."""
-        raise NotImplementedError
+        """Build layer ``index`` from per-type input sizes (0 = the type has no input) to ``out_dim``. Called by
+        :meth:`build` after the subclass's ``__init__``, so every setting the subclass stored is available."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_layer(index, in_dims, out_dim)")
 
     def extra_repr(self) -> str:
         extra = f", layer_combine={self.layer_combine}" if self.layer_combine != "last" else ""

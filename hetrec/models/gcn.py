@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
-from dgl import nn as dglnn
-
+from hetrec.dgl import dglnn
 from hetrec.models.base import LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
@@ -144,12 +142,11 @@ class GCN(LayeredEncoder):
         relation_aggregate: str = "sum",
         **options: Any,
     ) -> None:
-        self._gcn = (bool(weight), bool(self_loop), str(relation_aggregate))
-        self.project_inputs = not weight  # parameter-free layers keep the size: inputs are mapped to out_dim first
-        if not weight:
-            options["hidden_dim"] = options.get("out_dim", 64)  # no transform: every layer has the output size
         super().__init__(etypes, in_dims, **options)
-        self.weight, self.self_loop, self.relation_aggregate = self._gcn
+        self.weight, self.self_loop, self.relation_aggregate = bool(weight), bool(self_loop), str(relation_aggregate)
+        if not self.weight:
+            self.project_inputs = True  # parameter-free layers keep the size: inputs are mapped to out_dim first
+            self.hidden_dim = self.out_dim  # no transform: every layer has the output size
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        return _GCNLayer(self.etypes, in_dims, out_dim, *self._gcn)
+        return _GCNLayer(self.etypes, in_dims, out_dim, self.weight, self.self_loop, self.relation_aggregate)

@@ -9,9 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
-from dgl import nn as dglnn
-
+from hetrec.dgl import dglnn
 from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
@@ -163,10 +161,11 @@ class RGCN(LayeredEncoder):
             raise ValueError(f"RGCN: unknown norm {norm!r}; choose one of {', '.join(NORMS)} (e.g. encoder.norm=both)")
         if int(num_bases) < 0:
             raise ValueError(f"RGCN: num_bases must be >= 0, got {num_bases} (e.g. encoder.num_bases=4)")
-        self._rgcn = (str(regularizer), int(num_bases), bool(self_loop), str(relation_aggregate), str(norm))
         super().__init__(etypes, in_dims, **options)
         self.sampled_equals_full = norm != "both"  # symmetric normalisation needs the sources' full-graph degrees
-        self.regularizer, self.num_bases, self.self_loop, self.relation_aggregate, self.norm = self._rgcn
+        self.regularizer, self.num_bases, self.self_loop = str(regularizer), int(num_bases), bool(self_loop)
+        self.relation_aggregate, self.norm = str(relation_aggregate), str(norm)
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        return _RGCNLayer(self.etypes, in_dims, out_dim, *self._rgcn)
+        return _RGCNLayer(self.etypes, in_dims, out_dim, self.regularizer, self.num_bases, self.self_loop,
+                          self.relation_aggregate, self.norm)

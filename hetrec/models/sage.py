@@ -8,9 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl  # noqa: F401  (DGL must come through hetrec._dgl)
-from dgl import nn as dglnn
-
+from hetrec.dgl import dglnn
 from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
@@ -86,6 +84,7 @@ class SAGE(LayeredEncoder):
         relation_aggregate: str = "sum",
         **options: Any,
     ) -> None:
+        super().__init__(etypes, in_dims, **options)
         if aggregator not in AGGREGATORS:
             raise ValueError(
                 f"SAGE: unknown aggregator {aggregator!r}; choose one of {', '.join(AGGREGATORS)} "
@@ -96,9 +95,7 @@ class SAGE(LayeredEncoder):
                 f"SAGE: unknown relation_aggregate {relation_aggregate!r}; choose one of "
                 f"{', '.join(RELATION_AGGREGATES)} (e.g. encoder.relation_aggregate=sum)"
             )
-        self._sage = (aggregator, relation_aggregate)
-        super().__init__(etypes, in_dims, **options)
-        self.aggregator, self.relation_aggregate = self._sage
+        self.aggregator, self.relation_aggregate = aggregator, relation_aggregate
 
     def make_layer(self, index: int, in_dims: dict[str, int], out_dim: int) -> nn.Module:
-        return _SAGELayer(self.etypes, in_dims, out_dim, *self._sage)
+        return _SAGELayer(self.etypes, in_dims, out_dim, self.aggregator, self.relation_aggregate)

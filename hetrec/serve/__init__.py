@@ -10,9 +10,17 @@
 
 from __future__ import annotations
 
-from hetrec.serve.errors import ColdStartUnavailable, UnknownIdError
-from hetrec.serve.index import ExactIndex, HNSWIndex, IVFIndex, build_index
-from hetrec.serve.model import ServingModel, resolve_artifact_dir
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562), so that ``hetrec --help`` and ``hetrec plugins``, which import
+# hetrec.serve.commands, do not load torch, faiss and pandas.
+_WHERE = {
+    "ColdStartUnavailable": "errors", "UnknownIdError": "errors",
+    "ExactIndex": "index", "HNSWIndex": "index", "IVFIndex": "index", "build_index": "index",
+    "ServingModel": "model", "resolve_artifact_dir": "model",
+}
+
 
 __all__ = [
     "ServingModel",
@@ -26,9 +34,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name == "Recommender":
+def __getattr__(name: str) -> Any:
+    if name == "Recommender":  # the former alias: warns and gives ServingModel
         from hetrec.serve import model
 
         return model.__getattr__(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"hetrec.serve.{_WHERE[name]}"), name)

@@ -72,7 +72,7 @@ def validate_config(cfg: DictConfig) -> None:
     lr = cfg.train.lr
     if lr is None or not float(lr) > 0:
         raise ConfigError(f"train.lr={lr} is not a positive learning rate; set e.g. train.lr=0.01")
-    if int(cfg.train.batch_size) < 1:
+    if cfg.train.batch_size is not None and int(cfg.train.batch_size) < 1:
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be >= 1; e.g. train.batch_size=8192")
     if int(cfg.train.max_epochs) < 1:
         raise ConfigError(f"train.max_epochs={cfg.train.max_epochs} must be >= 1; e.g. train.max_epochs=20")
@@ -248,6 +248,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks,
         config_hash=resume_hash(cfg), **tc,
     )
+    tc["batch_size"] = trainer.batch_size  # batch_size null is chosen from this training set; a refit keeps it
     summary = trainer.fit()
     emb = trainer.embeddings()
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0

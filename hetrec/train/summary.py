@@ -59,10 +59,20 @@ def _mean_std(values: list[float]) -> str:
     return f"{mu:.4f} ± {sd:.4f}"
 
 
+def _md_cell(v: Any) -> str:
+    """One markdown table cell: a job's error may hold newlines (a traceback) and ``|``, which would end the row or
+    the cell; they become ``<br>`` and ``\\|``."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    text = str(v).replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\r", "\n")
+    return "<br>".join(line.strip() for line in text.strip().split("\n"))
+
+
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
-    fmt = lambda v: "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v).replace("|", "\\|"))  # noqa: E731
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    out += ["| " + " | ".join(_md_cell(v) for v in r) + " |" for r in rows]
     return "\n".join(out)
 
 

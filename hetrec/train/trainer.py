@@ -19,6 +19,7 @@ from hetrec._dgl import dgl
 from hetrec.errors import ConfigError
 from hetrec.evaluate.ranking import evaluate_split
 from hetrec.graph.data import GraphData
+from hetrec.train.batch_size import auto_batch_size
 from hetrec.train.checkpoint import (
     append_log,
     load_checkpoint,
@@ -102,7 +103,8 @@ class Trainer:
         model: the :class:`LinkPredictionModel`.
         data: the graph data (training graph, features, splits).
         mode: ``"full"`` or ``"minibatch"`` (default ``"full"``).
-        batch_size: positive target edges per optimizer step (default 8192).
+        batch_size: positive target edges per optimizer step (default 8192); ``None`` chooses it from the number of
+            training edges of the first target relation (:func:`auto_batch_size`; in full-graph mode 8192).
         max_epochs: epochs (default 50).
         optimizer: a factory ``f(params, lr=...)`` (the app passes the ``train/optimizer`` config, a Hydra
             ``_partial_`` target such as ``torch.optim.Adam``) or a name ``adam`` | ``adamw`` | ``sgd`` (default adam).
@@ -136,7 +138,7 @@ class Trainer:
         data: GraphData,
         *,
         mode: str = "full",
-        batch_size: int = 8192,
+        batch_size: int | None = 8192,
         max_epochs: int = 50,
         optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
         lr: float = 0.01,
@@ -162,6 +164,8 @@ class Trainer:
             raise ConfigError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
         if not (float(lr) > 0):
             raise ConfigError(f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01")
+        if batch_size is None:
+            batch_size = auto_batch_size(model.objective.tasks[0].num_edges) if mode == "minibatch" else 8192
         if int(batch_size) < 1:
             raise ConfigError(f"batch size must be >= 1, got {batch_size}; e.g. train.batch_size=8192")
         if int(max_epochs) < 1:

@@ -141,3 +141,56 @@ def test_edge_dropout_only_while_training():
     torch.manual_seed(1)
     c = enc(g, x)
     assert any(not torch.allclose(a[nt], c[nt]) for nt in a)
+
+
+class _Counting(torch.nn.Module):
+    def __init__(self, in_dims, out_dim, tag):
+        super().__init__()
+        self.tag = tag
+        self.lins = torch.nn.ModuleDict({nt: torch.nn.Linear(d, out_dim) for nt, d in in_dims.items()})
+
+    def forward(self, g, h):
+        hd = dst_part(g, h)
+        return {nt: self.lins[nt](hd[nt]) for nt in hd}
+
+
+def test_layers_are_built_after_the_subclass_init_with_its_settings():
+    """The documented rule: super().__init__ first, own settings after, base options through **options; make_layer
+    runs once the outermost __init__ has returned, also for a subclass of a subclass."""
+    from hetrec.models.base import LayeredEncoder
+
+    calls = []
+
+    class Tagged(LayeredEncoder):
+        def __init__(self, etypes, in_dims, *, tag="a", **options):
+            super().__init__(etypes, in_dims, **options)
+            assert len(self.layers) == 0  # not built yet inside __init__
+            self.tag = tag
+
+        def make_layer(self, index, in_dims, out_dim):
+            calls.append((type(self).__name__, index, self.tag))
+            return _Counting(in_dims, out_dim, self.tag)
+
+    class Tagged2(Tagged):
+        def __init__(self, etypes, in_dims, *, suffix="!", **options):
+            super().__init__(etypes, in_dims, **options)
+            self.tag = self.tag + suffix
+
+    class Inherits(Tagged2):  # no __init__ of its own
+        pass
+
+    g, x = toy_shop_graph()
+    enc = Tagged(g.canonical_etypes, dims_of(x), tag="t", num_layers=3, hidden_dim=5, out_dim=4)
+    assert calls == [("Tagged", 0, "t"), ("Tagged", 1, "t"), ("Tagged", 2, "t")]
+    assert [layer.tag for layer in enc.layers] == ["t"] * 3 and enc(g, x)["user"].shape == (6, 4)
+    calls.clear()
+    Tagged2(g.canonical_etypes, dims_of(x), tag="u", num_layers=2)
+    assert calls == [("Tagged2", 0, "u!"), ("Tagged2", 1, "u!")]  # once, after the outermost __init__
+    calls.clear()
+    Inherits(g.canonical_etypes, dims_of(x), suffix="?", num_layers=1)
+    assert calls == [("Inherits", 0, "a?")]
+    assert "_init_depth" not in vars(enc)
+    with pytest.raises(RuntimeError, match="build\\(\\) ran twice"):
+        enc.build()
+    with pytest.raises(ValueError, match="hidden_dim must equal out_dim"):  # checked at build time, still raised
+        Tagged(g.canonical_etypes, dims_of(x), layer_combine="mean", hidden_dim=5, out_dim=4)

@@ -4,6 +4,7 @@ and the planted complementary pairs recovered by the default run."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -117,6 +118,28 @@ def test_summary_groups_seeds_and_keeps_failed_jobs(tmp_path):
     assert "| settings | runs | failed | val/recall@20 | test/recall@20 | test/ndcg@20 |" in md
     assert "| encoder=gcn | 2 | 0 | 0.4000 ± 0.1414 | 0.3000 ± 0.1414 | 0.1500 ± 0.0707 |" in md
     assert "| encoder=sage | 1 | 1 |" in md and "ValueError: boom" in md
+
+
+def test_summary_escapes_error_cells(tmp_path):
+    """A job's error with a traceback's newlines and a `|` stays inside its cell: every table row is one line with
+    the header's number of cells."""
+    from hetrec.train.summary import _md_cell, summarize_sweep
+
+    assert _md_cell("Traceback:\n  File x | y\r\nValueError: a\\b\n") == "Traceback:<br>File x \\| y<br>ValueError: a\\\\b"
+    for n, (ov, m) in enumerate([
+        (["seed=1"], {"status": "ok", "val": {"recall@20": 0.1}, "test": {"recall@20": 0.1}}),
+        (["seed=2"], {"status": "failed", "error": "Traceback (most recent call last):\n  a | b\nKeyError: 'x|y'"}),
+    ]):
+        d = tmp_path / str(n)
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in ov))
+        (d / "metrics.json").write_text(json.dumps(m))
+    _, md_path = summarize_sweep(tmp_path)
+    jobs = md_path.read_text().split("## Jobs")[1].strip().splitlines()
+    assert len(jobs) == 4  # header, rule, two jobs
+    cells = lambda row: len(re.split(r"(?<!\\)\|", row)) - 2  # noqa: E731  (unescaped pipes)
+    assert len({cells(row) for row in jobs}) == 1
+    assert "Traceback (most recent call last):<br>a \\| b<br>KeyError: 'x\\|y'" in jobs[3]
 
 
 @pytest.mark.slow

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+from pathlib import Path
 
 import pytest
 import torch
 from toys import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
-from hetrec.objectives.samplers import AllSampler, InBatchSampler, PopularitySampler, SharedSampler, UniformSampler
+from hetrec.objectives.samplers import (
+    AllSampler,
+    InBatchSampler,
+    PopularitySampler,
+    SharedSampler,
+    UniformSampler,
+)
 from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
 from hetrec.train.model import LinkPredictionModel
 from hetrec.train.trainer import Trainer, seed_everything
@@ -258,3 +266,25 @@ def compose_default():
 
     with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
         return compose("config")
+
+
+def test_minibatch_default_batch_size_scales_with_the_training_set():
+    """train=minibatch has batch_size: null: chosen so an epoch has >= 16 steps where possible, at most 32768."""
+    from omegaconf import OmegaConf
+
+    from hetrec.train.batch_size import auto_batch_size
+
+    assert auto_batch_size(810_128) == 32768  # Gowalla: 25 steps an epoch
+    assert auto_batch_size(80_000) == 4096  # ml-100k: 20 steps
+    assert auto_batch_size(4_000) == 128 and auto_batch_size(10) == 64
+    for n in (1_000, 70_000, 300_000, 5_000_000):
+        b = auto_batch_size(n)
+        assert b & (b - 1) == 0 and (math.ceil(n / b) >= 16 or b == 64 or b == 32768)
+    conf = Path(__file__).resolve().parents[2] / "conf" / "train" / "minibatch.yaml"
+    assert OmegaConf.load(conf).batch_size is None
+    data = toy_graph_data()
+    model = make_model(data)
+    n = model.objective.tasks[0].num_edges
+    tr = Trainer(model, data, mode="minibatch", batch_size=None, fanouts=[4, 4], progress=False)
+    assert tr.batch_size == auto_batch_size(n) and math.ceil(n / tr.batch_size) >= 2
+    assert Trainer(model, data, mode="full", batch_size=None, progress=False).batch_size == 8192

@@ -13,11 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl
-
-import dgl.function as fn  # noqa: E402  (after hetrec._dgl)
-from dgl.ops import gspmm  # noqa: E402
-
+from hetrec.dgl import dgl, fn, ops
 from hetrec.models.base import Encoder, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
@@ -41,7 +37,7 @@ class _LayerMean(torch.autograd.Function):
     def run(x: torch.Tensor, g: Any, a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
         acc, y, ab = x.clone(), x * a, a * b
         for i in range(k):
-            z = gspmm(g, "copy_lhs", "sum", y, None)
+            z = ops.gspmm(g, "copy_lhs", "sum", y, None)
             acc.addcmul_(z, b)
             if i + 1 < k:
                 y = z.mul_(ab)
