@@ -12,6 +12,8 @@ every interaction; they are split by item into a validation launch (``splits["co
 Both go through :func:`hetrec.evaluate.ranking.evaluate_ranking` (queries = items, resp. users), with per-query
 bootstrap 95% intervals. Rows (methods):
 
+Training with this split never draws a cold item as a negative (:func:`warm_negatives`).
+
 * ``encoder``: the trained encoder run on the training graph, in which a cold item has only its features and its
   category edges; its never-trained id embedding is zero (as `NodeInput` does for isolated nodes) and, with
   ``objective.item_bias``, its bias is the warm items' mean (as ``hetrec cold-start`` does).
@@ -27,10 +29,14 @@ bootstrap 95% intervals. Rows (methods):
   graph; without one, a multilabel/categorical item attribute such as MovieLens genres); ties by user activity.
 * ``attribute_knn``: the cold item's ``k`` nearest warm items by cosine of the item features; a user's score is the
   similarity-weighted count of their training interactions with those (``k`` chosen on the validation launch).
+* ``encoder_knn``: ``attribute_knn`` in the space of the ``encoder`` row's item embeddings (cosine, bias column
+  left out): users ranked by their interactions with the new item's nearest warm items as the encoder sees them.
 * ``user_activity`` (users-for-item only): users ranked by their number of training interactions, a reference.
 
-Choices (``ridge`` alpha, ``attribute_knn`` k) are made on the validation launch's users-for-item Recall@20; the test
-launch is reported, never used to choose.
+Rows built on a model's scores (``encoder``, ``encoder_isolated``, ``ridge``) rank users per item either by the raw
+score or by the joint form (:func:`joint_offset`: per-user softmax normalisation plus log activity), chosen on
+validation. Choices (that calibration, ``ridge`` alpha, the kNN rows' k) are made on the validation launch's
+users-for-item Recall@20; the test launch is reported, never used to choose.
 """
 
 from __future__ import annotations
@@ -48,12 +54,13 @@ from hetrec.evaluate.ranking import evaluate_ranking
 from hetrec.graph.data import GraphData
 from hetrec.graph.schema import CATEGORY, IN_CATEGORY, reverse_name
 
-__all__ = ["evaluate_cold_items", "launch", "rank_metrics", "category_scores", "knn_scores", "encoder_embeddings",
-           "RIDGE_ALPHAS", "KNN_KS"]
+__all__ = ["evaluate_cold_items", "warm_negatives", "launch", "rank_metrics", "category_scores", "knn_scores",
+           "encoder_embeddings", "joint_offset", "RIDGE_ALPHAS", "KNN_KS"]
 
 log = logging.getLogger("hetrec.evaluate")
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0)
+CALIBRATIONS = ("raw", "joint")
 KNN_KS = (10, 50, 200)
 REPORT = ("recall", "ndcg", "hit")
 DEFAULT_BOOTSTRAP = 1000
@@ -92,6 +99,46 @@ def rank_metrics(scores: np.ndarray, truth: sp.csr_matrix, ks: Sequence[int], bo
     keep = {k: float(v) for k, v in out.items() if k.split("@")[0] in REPORT}
     keep["num_queries"] = float(out["num_users"])
     return keep
+
+
+class _WarmDraw:
+    """A sampler's draw with the cold items redrawn (picklable): new products are not in the training catalogue."""
+
+    def __init__(self, draw, cold: torch.Tensor, num_items: int, tries: int = 10) -> None:
+        self.draw, self.tries = draw, int(tries)
+        self.is_cold = torch.zeros(num_items, dtype=torch.bool)
+        self.is_cold[cold] = True
+        self.warm = torch.nonzero(~self.is_cold).flatten()
+
+    def __call__(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        out = self.draw(n, generator)
+        for _ in range(self.tries):
+            bad = self.is_cold[out]
+            if not bool(bad.any()):
+                return out
+            out[bad] = self.draw(int(bad.sum()), generator)
+        bad = self.is_cold[out]  # still cold after the redraws: a uniform warm item
+        out[bad] = self.warm[torch.randint(len(self.warm), (int(bad.sum()),), generator=generator)]
+        return out
+
+
+def warm_negatives(model: torch.nn.Module, data: GraphData) -> None:
+    """Never draw a cold item as a negative of the target relation (``cold_items`` split; called by
+    ``hetrec.train.app.build_model``): a new product is not in the training catalogue, and treating it as a
+    non-purchase of every user would teach the model its held-out outcome. Samplers that score every destination
+    (``objective/sampler=all``) cannot be restricted this way; a warning says so."""
+    if "cold_test" not in data.splits:
+        return
+    cold = torch.unique(torch.cat([data.splits[s][1] for s in ("cold_valid", "cold_test") if s in data.splits]).long())
+    for task in getattr(model.objective, "tasks", []):
+        smp = task.sampler
+        if tuple(task.etype) != tuple(data.target) or smp.in_batch:  # in-batch negatives are training positives
+            continue
+        if smp.all_destinations:
+            log.warning("cold_items: objective/sampler=all scores the cold items as negatives too; use uniform or "
+                        "popularity sampling for a leak-free cold-item evaluation")
+            continue
+        smp._draw = _WarmDraw(smp._draw, cold, data.num_items)
 
 
 # ---------------------------------------------------------------------------------------------- the rows' scores
@@ -157,6 +204,24 @@ def _scorer_scores(model: torch.nn.Module, users: torch.Tensor, items: torch.Ten
         return scorer.all(users.float(), items.float()).numpy()
 
 
+def joint_offset(model: torch.nn.Module, users: torch.Tensor, warm_items: torch.Tensor, activity: np.ndarray,
+                 chunk: int = 4096) -> np.ndarray:
+    """Per-user offset that turns a model's scores into joint log-probabilities for ranking users per item.
+
+    A model trained with a (sampled) softmax over items scores ``s(u, i) = log P(i | u) + log Z_u`` up to the
+    temperature: comparable across items for one user, not across users for one item. Ranking the users for a new
+    item needs ``log P(u, i) = log P(i | u) + log P(u)``, so the offset is ``log(n_u + 1) - logsumexp_j s(u, j) / T``
+    over the warm items ``j`` (``n_u``: the user's training interactions, ``P(u)`` their share). ``[num_users]``.
+    """
+    scorer = copy.deepcopy(model.objective.scorer).cpu()
+    temp = float(getattr(model.objective, "temperature", 1.0) or 1.0)
+    out = np.empty(users.shape[0], dtype=np.float64)
+    with torch.no_grad():
+        for a in range(0, users.shape[0], chunk):
+            out[a:a + chunk] = torch.logsumexp(scorer.all(users[a:a + chunk].float(), warm_items.float()) / temp, 1)
+    return np.log(np.asarray(activity, dtype=np.float64) + 1.0) - out
+
+
 def item_categories_matrix(data: GraphData) -> tuple[sp.csr_matrix | None, str]:
     """Item x category membership ``[num_items, C]`` and where it came from: the graph's ``(item, in, category)``
     relation, else the first multilabel (then categorical) item attribute of the feature encoder."""
@@ -216,6 +281,10 @@ def knn_scores(train: sp.csr_matrix, feats: np.ndarray, cold: np.ndarray, warm: 
     return np.asarray(s, dtype=np.float64) + 1e-6 * act[:, None] / max(act.max(), 1.0)
 
 
+def _pos(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    return np.searchsorted(sorted_ids, ids)
+
+
 def _ridge_pred(feats: np.ndarray, emb: np.ndarray, warm: np.ndarray, rows: np.ndarray, alpha: float) -> np.ndarray:
     from sklearn.linear_model import Ridge
 
@@ -240,7 +309,7 @@ def evaluate_cold_items(data: GraphData, model: torch.nn.Module | None, emb: Map
     bootstrap = int(bootstrap) or DEFAULT_BOOTSTRAP
     it = data.target[2]
     launches = {s: launch(data, s) for s in ("cold_valid", "cold_test") if s in data.splits}
-    cold_all = np.concatenate([items for items, _ in launches.values()])
+    cold_all = np.sort(np.concatenate([items for items, _ in launches.values()]))
     train = data.interaction_matrix("train")
     warm = np.flatnonzero(np.asarray(train.getnnz(axis=0)) > 0)
     feats = data.features.get(it)
@@ -257,31 +326,52 @@ def evaluate_cold_items(data: GraphData, model: torch.nn.Module | None, emb: Map
         enc["encoder"] = encoder_embeddings(model, data, cold_all)
         enc["encoder_isolated"] = encoder_embeddings(model, data, cold_all, isolate=True)
 
-    def scores(row: str, items: np.ndarray, param: float | None = None) -> np.ndarray:
+    user_t, act = data.target[0], np.asarray(train.sum(1), dtype=np.float64).ravel()
+    warm_t = torch.from_numpy(warm)
+    offsets: dict[str, np.ndarray] = {}
+    ridge_fit: dict[float, np.ndarray] = {}
+
+    def model_scores(key: str, e: Mapping[str, torch.Tensor], items_emb: torch.Tensor, calibration: str) -> np.ndarray:
+        sc = _scorer_scores(model, e[user_t], items_emb)
+        if calibration == "raw":
+            return sc
+        if key not in offsets:
+            offsets[key] = joint_offset(model, e[user_t], e[it][warm_t], act)
+        temp = float(getattr(model.objective, "temperature", 1.0) or 1.0)
+        return sc / temp + offsets[key][:, None]
+
+    def scores(row: str, items: np.ndarray, p: Mapping[str, Any]) -> np.ndarray:
         if row in enc:
-            e = enc[row]
-            return _scorer_scores(model, e[data.target[0]], e[it][torch.from_numpy(items)])
+            return model_scores(row, enc[row], enc[row][it][torch.from_numpy(items)], p["calibration"])
         if row == "ridge":
             assert emb is not None and feats is not None
-            pred = _ridge_pred(feats, emb[it].numpy(), warm, items, float(param))
-            return _scorer_scores(model, emb[data.target[0]], torch.from_numpy(pred))
+            a = float(p["alpha"])
+            if a not in ridge_fit:  # predictions of every cold item (both launches) per alpha
+                ridge_fit[a] = _ridge_pred(feats, emb[it].numpy(), warm, cold_all, a)
+            pred = ridge_fit[a][_pos(cold_all, items)]
+            return model_scores("ridge", emb, torch.from_numpy(pred), p["calibration"])
         if row == "category_popularity":
             return category_scores(train, member, items)
         if row == "attribute_knn":
-            return knn_scores(train, feats, items, warm, int(param))
+            return knn_scores(train, feats, items, warm, int(p["k"]))
+        if row == "encoder_knn":  # attribute kNN in the encoder's item space (bias column left out)
+            e = enc["encoder"][it][:, :-1] if model.objective.item_bias is not None else enc["encoder"][it]
+            return knn_scores(train, e.numpy(), items, warm, int(p["k"]))
         if row == "user_activity":
-            act = np.asarray(train.sum(1), dtype=np.float64).ravel()
             return np.repeat(act[:, None], len(items), axis=1)
         raise KeyError(row)
 
-    grids: dict[str, Sequence[float | None]] = {r: [None] for r in enc}
+    cal = [{"calibration": c} for c in CALIBRATIONS]
+    grids: dict[str, list[dict[str, Any]]] = {r: cal for r in enc}
     if model is not None and emb is not None and feats is not None:
-        grids["ridge"] = RIDGE_ALPHAS
+        grids["ridge"] = [{"alpha": a, **c} for a in RIDGE_ALPHAS for c in cal]
     if member is not None:
-        grids["category_popularity"] = [None]
+        grids["category_popularity"] = [{}]
     if feats is not None:
-        grids["attribute_knn"] = KNN_KS
-    grids["user_activity"] = [None]
+        grids["attribute_knn"] = [{"k": k} for k in KNN_KS]
+    if "encoder" in enc:
+        grids["encoder_knn"] = [{"k": k} for k in KNN_KS]
+    grids["user_activity"] = [{}]
 
     ks = sorted({int(k) for k in ks})
     out: dict[str, Any] = {"valid": {}, "test": {}, "choices": {}, "info": info}
@@ -289,9 +379,10 @@ def evaluate_cold_items(data: GraphData, model: torch.nn.Module | None, emb: Map
         chosen = grid[0]
         if len(grid) > 1 and "cold_valid" in launches:
             items, truth = launches["cold_valid"]
-            sweep = {p: rank_metrics(scores(row, items, p), truth, [20], 0, seed)["recall@20"] for p in grid}
-            chosen = max(grid, key=lambda p: (sweep[p], -grid.index(p)))
-            out["choices"][row] = {"chosen": chosen, "valid_recall@20": {str(p): round(v, 5) for p, v in sweep.items()}}
+            sweep = [rank_metrics(scores(row, items, p), truth, [20], 0, seed)["recall@20"] for p in grid]
+            chosen = grid[int(np.argmax(sweep))]  # ties: the first of the grid
+            out["choices"][row] = {"chosen": chosen, "valid_recall@20": [
+                {**p, "recall@20": round(v, 5)} for p, v in zip(grid, sweep)]}
         for s, (items, truth) in launches.items():
             sc = scores(row, items, chosen)
             res = {"users_for_item": rank_metrics(sc, truth, ks, bootstrap, seed, users_for_item=True)}

@@ -175,7 +175,12 @@ def build_model(cfg: DictConfig, data):
     encoder = instantiate(cfg.encoder, etypes=g.canonical_etypes, in_dims=dims)
     # GraphData is not a config value: instantiate a partial, then pass the data-derived arguments.
     objective = instantiate(cfg.objective, _partial_=True)(data=data, dim=encoder.out_dim)
-    return LinkPredictionModel(node_input, encoder, objective), feat_dims
+    model = LinkPredictionModel(node_input, encoder, objective)
+    if "cold_test" in data.splits:  # graph.split.strategy=cold_items: new products are never negatives
+        from hetrec.evaluate.cold_items import warm_negatives
+
+        warm_negatives(model, data)
+    return model, feat_dims
 
 
 def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
