@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from hetrec._dgl import dgl
@@ -110,8 +109,8 @@ class GraphBuilder:
 
     Args:
         target: the predicted event (default ``None``: the dataset's target in `load_or_build`, or the only event).
-        split: ``{strategy: auto|random|leave_last|global_time|given, valid_ratio: 0.1, test_ratio: 0.2, seed: 0,
-            cut_time: None, valid_cut_time: None}``.
+        split: ``{strategy: auto|random|leave_last|global_time|given|cold_items, valid_ratio: 0.1, test_ratio: 0.2,
+            seed: 0, cut_time: None, valid_cut_time: None, cold_share: 0.1, cold_valid_share: 0.5}``.
         co_bought: ``{enabled: True, min_count: 2, min_support: 0.0, min_lift: 1.0, top_k: 20,
             weight: confidence|lift|support|count, max_basket_size: None}``.
         categories: ``{enabled: True, parents: False, column: "category", separator: ">"}`` or a bool.
@@ -153,7 +152,7 @@ class GraphBuilder:
     # ------------------------------------------------------------------ config
     def _validate(self) -> None:
         s = self.split
-        check_split_options(str(s["strategy"]), s["valid_ratio"], s["test_ratio"])
+        check_split_options(str(s["strategy"]), s["valid_ratio"], s["test_ratio"], s["cold_share"], s["cold_valid_share"])
         if self.target is not None:
             check_event_name(self.target)
         if self.edge_weight not in EDGE_WEIGHTS:
@@ -185,7 +184,7 @@ class GraphBuilder:
         """The full configuration (defaults filled in), JSON-able."""
         return {
             "target": self.target,
-            "split": dict(self.split),
+            "split": {k: v for k, v in self.split.items() if self.split["strategy"] == "cold_items" or k[:5] != "cold_"},
             "co_bought": dict(self.co_bought),
             "categories": dict(self.categories),
             "reverse": self.reverse,
@@ -275,7 +274,7 @@ class GraphBuilder:
             df, I, target, strategy=str(s["strategy"]), valid_ratio=float(s["valid_ratio"]),
             test_ratio=float(s["test_ratio"]), seed=int(s["seed"] or 0), cut_time=s["cut_time"],
             valid_cut_time=s["valid_cut_time"], has_time=shop.has_time, event_codes=(ev_codes, ev_names),
-            dataset=shop.name,
+            dataset=shop.name, cold_share=float(s["cold_share"]), cold_valid_share=float(s["cold_valid_share"]),
         )
         keep = split.keep_rows
         times["split"] = time.perf_counter() - t
@@ -384,6 +383,8 @@ class GraphBuilder:
             "valid": tuple(torch.from_numpy(a) for a in split.valid),
             "test": tuple(torch.from_numpy(a) for a in split.test),
         }
+        if split.strategy == "cold_items":  # the held-out pairs of the validation and test launches
+            splits.update({k: tuple(torch.from_numpy(a) for a in getattr(split, k)) for k in ("cold_valid", "cold_test")})
         info.update(
             split=split.info,
             split_params=split.params,

@@ -18,12 +18,21 @@ Strategies:
         with any valid row valid. Without validation rows (and ``valid_ratio > 0``) validation is carved per user from
         the training pairs as in ``random``. Rows labelled valid/test of other events are removed from training too.
     ``auto``: ``given`` when the interactions carry a ``split`` column, else ``random``.
+    ``cold_items``: new products. A seeded share ``cold_share`` of the items that have target interactions is cold:
+        **every** interaction row of a cold item (any event) is removed from training, so no edge of it reaches the
+        message-passing graph (nor a reverse relation) nor the baskets that derive ``co_bought``; its attributes stay
+        (node features, category edges). The cold items are split by item: a seeded share ``cold_valid_share`` of
+        them forms the validation launch (``cold_valid`` pairs: all their target pairs), the rest the test launch
+        (``cold_test``), so the items the choices are made on are never the items reported. The remaining (warm)
+        pairs are split as in ``random`` (``valid``/``test``, for training's early stopping and the usual report).
+        The cold sets do not depend on ``valid_ratio``/``test_ratio``, so ``train.refit`` keeps them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +40,9 @@ import pandas as pd
 
 from hetrec.errors import ConfigError
 
-STRATEGIES = ("auto", "random", "leave_last", "global_time", "given")
+log = logging.getLogger("hetrec.graph")
+
+STRATEGIES = ("auto", "random", "leave_last", "global_time", "given", "cold_items")
 _TIME_STRATEGIES = ("leave_last", "global_time")
 
 
@@ -46,6 +57,8 @@ class SplitResult:
         keep_rows: bool mask over the interaction rows: the rows that may enter the training graph and baskets.
         split_hash: short hash of strategy, parameters and the held-out pairs.
         info: counts for reports.
+        cold_valid, cold_test: ``cold_items`` only: ``(users, items)`` target pairs of the validation / test cold
+            items (empty otherwise); cold_items: the cold item ids, sorted.
     """
 
     strategy: str
@@ -56,9 +69,17 @@ class SplitResult:
     keep_rows: np.ndarray
     split_hash: str
     info: dict[str, object] = field(default_factory=dict)
+    cold_valid: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (_EMPTY, _EMPTY))
+    cold_test: tuple[np.ndarray, np.ndarray] = field(default_factory=lambda: (_EMPTY, _EMPTY))
+    cold_items: np.ndarray = field(default_factory=lambda: _EMPTY)
 
 
-def check_split_options(strategy: str, valid_ratio: float, test_ratio: float) -> None:
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def check_split_options(
+    strategy: str, valid_ratio: float, test_ratio: float, cold_share: float = 0.1, cold_valid_share: float = 0.5
+) -> None:
     """Raise ``ValueError`` with the fix for an unknown strategy or bad ratios."""
     if strategy not in STRATEGIES:
         raise ConfigError(
@@ -73,6 +94,14 @@ def check_split_options(strategy: str, valid_ratio: float, test_ratio: float) ->
             f"graph.split.valid_ratio + graph.split.test_ratio = {float(valid_ratio) + float(test_ratio):g} must be "
             f"below 1 (training needs pairs); e.g. graph.split.valid_ratio=0.1 graph.split.test_ratio=0.2"
         )
+    if strategy == "cold_items":
+        if not isinstance(cold_share, (int, float)) or not 0.0 < float(cold_share) < 1.0:
+            raise ValueError(f"graph.split.cold_share={cold_share!r} must lie in (0, 1); e.g. graph.split.cold_share=0.1")
+        if not isinstance(cold_valid_share, (int, float)) or not 0.0 <= float(cold_valid_share) < 1.0:
+            raise ValueError(
+                f"graph.split.cold_valid_share={cold_valid_share!r} must lie in [0, 1) (the test launch needs items); "
+                f"e.g. graph.split.cold_valid_share=0.5"
+            )
 
 
 def parse_time(value: object, name: str) -> int | None:
@@ -110,6 +139,8 @@ def split_interactions(
     has_time: bool = True,
     event_codes: tuple[np.ndarray, list[str]] | None = None,
     dataset: str = "dataset",
+    cold_share: float = 0.1,
+    cold_valid_share: float = 0.5,
 ) -> SplitResult:
     """Split the target pairs of an interaction log and mark the rows that may be used for training.
 
@@ -124,6 +155,8 @@ def split_interactions(
         has_time: whether timestamps are real time (``leave_last``/``global_time`` need it).
         event_codes: optional precomputed ``pd.factorize(interactions["event"])`` result.
         dataset: dataset name for messages.
+        cold_share, cold_valid_share: ``cold_items`` only: the share of items (among those with target pairs) that
+            are cold, and the share of the cold items that form the validation launch (defaults 0.1, 0.5).
 
     Returns:
         A `SplitResult`.
@@ -131,7 +164,7 @@ def split_interactions(
     Shapes:
         interactions: N rows -> keep_rows [N] bool; train/valid/test: two int64 arrays [P_split] each.
     """
-    check_split_options(strategy, valid_ratio, test_ratio)
+    check_split_options(strategy, valid_ratio, test_ratio, cold_share, cold_valid_share)
     df = interactions
     if strategy == "auto":
         strategy = "given" if "split" in df.columns else "random"
@@ -177,7 +210,39 @@ def split_interactions(
     params: dict[str, object] = {"strategy": strategy, "target": target}
     cut: int | None = None
 
-    if strategy == "random":
+    cold_label = np.zeros(P, dtype=np.int8)  # cold_items: 0 warm, 1 cold valid, 2 cold test
+    cold_items = _EMPTY
+    if strategy == "cold_items":
+        if "split" in df.columns:
+            log.warning("%s: graph.split.strategy=cold_items ignores the given split column (warm pairs are split at "
+                        "random); e.g. dataset.split=null for MovieLens", dataset)
+        # items first, from their own seeded stream, so the cold sets do not depend on the warm ratios
+        item_rng = np.random.default_rng([int(seed), 0xC01D])
+        eligible = np.unique(pair_key % I)
+        n_cold = int(round(float(cold_share) * len(eligible)))
+        if n_cold < 1 or n_cold >= len(eligible):
+            raise ValueError(
+                f"graph.split.cold_share={cold_share} of the {len(eligible)} items with {target!r} interactions of "
+                f"dataset {dataset!r} gives {n_cold} cold items; choose a share that leaves at least one cold and "
+                f"one warm item"
+            )
+        perm = item_rng.permutation(eligible)
+        cold_items = np.sort(perm[:n_cold])
+        n_cv = int(round(float(cold_valid_share) * n_cold))
+        item_lab = np.zeros(int(I), dtype=np.int8)
+        item_lab[perm[:n_cv]] = 1
+        item_lab[perm[n_cv:n_cold]] = 2
+        cold_label = item_lab[pair_key % I]
+        is_cold_row = item_lab[items] > 0
+        keep_rows &= ~is_cold_row  # every interaction of a cold item, of any event
+        warm = np.flatnonzero(cold_label == 0)
+        rng = np.random.default_rng(seed)
+        label[warm] = _per_user_holdout(
+            pair_user[warm], rng.random(len(warm)), test_ratio, valid_ratio, rng, stochastic=True
+        )
+        params.update(valid_ratio=float(valid_ratio), test_ratio=float(test_ratio), seed=int(seed),
+                      cold_share=float(cold_share), cold_valid_share=float(cold_valid_share))
+    elif strategy == "random":
         rng = np.random.default_rng(seed)
         label = _per_user_holdout(pair_user, rng.random(P), test_ratio, valid_ratio, rng, stochastic=True)
         params.update(valid_ratio=float(valid_ratio), test_ratio=float(test_ratio), seed=int(seed))
@@ -246,6 +311,8 @@ def split_interactions(
             carved = True
         params.update(valid_ratio=float(valid_ratio), seed=int(seed), valid_carved=carved)
 
+    if strategy == "cold_items":
+        label[cold_label > 0] = 3  # neither train nor the warm valid/test; their rows are already removed
     held = label > 0
     held_keys = pair_key[held]  # sorted (pair_key is sorted)
     if len(held_keys):
@@ -259,6 +326,13 @@ def split_interactions(
     h.update(np.ascontiguousarray(valid_key).tobytes())
     h.update(b"|")
     h.update(np.ascontiguousarray(test_key).tobytes())
+    cold_valid_key = pair_key[cold_label == 1]
+    cold_test_key = pair_key[cold_label == 2]
+    if strategy == "cold_items":
+        h.update(b"|cold|")
+        h.update(np.ascontiguousarray(cold_valid_key).tobytes())
+        h.update(b"|")
+        h.update(np.ascontiguousarray(cold_test_key).tobytes())
 
     def pairs(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (k // I).astype(np.int64), (k % I).astype(np.int64)
@@ -272,6 +346,10 @@ def split_interactions(
         # not an error here (a graph with nothing held out is fine to build); a run that must report test metrics
         # raises this message (hetrec.train.app.validate_against_data)
         info["no_test"] = _no_test_message(strategy, target, dataset, test_ratio, cut_time, cut, pair_user, pair_time)
+    if strategy == "cold_items":
+        info["cold_items"] = {"valid": int(len(np.unique(cold_valid_key % I))),
+                              "test": int(len(np.unique(cold_test_key % I)))}
+        info["pairs"].update(cold_valid=int(len(cold_valid_key)), cold_test=int(len(cold_test_key)))
     return SplitResult(
         strategy=strategy,
         params=params,
@@ -281,6 +359,9 @@ def split_interactions(
         keep_rows=keep_rows,
         split_hash=h.hexdigest()[:12],
         info=info,
+        cold_valid=pairs(cold_valid_key),
+        cold_test=pairs(cold_test_key),
+        cold_items=cold_items.astype(np.int64),
     )
 
 

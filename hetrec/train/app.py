@@ -225,7 +225,12 @@ def build_model(cfg: DictConfig, data):
     node_input, encoder = build_modules(spec)
     # GraphData is not a config value: instantiate a partial, then pass the data-derived arguments.
     objective = instantiate(cfg.objective, _partial_=True)(data=data, dim=encoder.out_dim)
-    return LinkPredictionModel(node_input, encoder, objective), spec["feat_dims"]
+    model = LinkPredictionModel(node_input, encoder, objective)
+    if "cold_test" in data.splits:  # graph.split.strategy=cold_items: new products are never negatives
+        from hetrec.evaluate.cold_items import warm_negatives
+
+        warm_negatives(model, data)
+    return model, spec["feat_dims"]
 
 
 def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
@@ -306,6 +311,10 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     # co-purchase pairs only for basket data (held-out pairs of e.g. movie ratings are no co-purchases)
     pairs_from = heldout_baskets(data) if data.train_baskets is not None else None
     metrics["item_quality"] = item_quality(item_emb, pairs_from, data.item_categories(), seed=seed)
+    if "cold_test" in data.splits:  # graph.split.strategy=cold_items: new products, every row of the evaluation
+        from hetrec.evaluate.cold_items import evaluate_cold_items
+
+        metrics["cold_items"] = evaluate_cold_items(data, model, emb, list(cfg.evaluate.ks), **options)
     metrics.update(run_facts(t_start))
     save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
