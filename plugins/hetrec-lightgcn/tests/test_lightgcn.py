@@ -17,7 +17,7 @@ def dims_of(x):
 @pytest.mark.parametrize("reverse", [True, False])
 def test_lightgcn_contract_with_feature_projection(reverse):
     g, x = toy_shop_graph(reverse=reverse)
-    enc = LightGCN(g.canonical_etypes, dims_of(x), embed_dim=8)
+    enc = LightGCN(g.canonical_etypes, dims_of(x), out_dim=8)
     assert_encoder(enc, g, x, out_dim=8)
 
 
@@ -66,7 +66,7 @@ def test_lightgcn_relation_choice_and_errors():
     assert [r for _, r, _ in only.relations] == ["purchases", "rev_purchases"]
     default = LightGCN(g.canonical_etypes, dims_of(x8))
     assert {r for _, r, _ in default.relations} == {"clicks", "purchases", "rev_clicks", "rev_purchases"}
-    with pytest.raises(ValueError, match="different input sizes.*encoder.embed_dim=64"):
+    with pytest.raises(ValueError, match="different input sizes.*encoder.out_dim=64"):
         LightGCN(g.canonical_etypes, dims_of(x))
     with pytest.raises(ValueError, match=r"relations \['views'\] are not in the graph"):
         LightGCN(g.canonical_etypes, dims_of(x8), relations=["views"])

@@ -62,8 +62,8 @@ class LightGCN(Encoder):
     no per-step normalisation, no stored per-layer intermediates; ~1.5x faster per training step on Gowalla).
 
     Node types outside the chosen relations (e.g. categories) are returned as their layer-0 representation. With
-    ``embed_dim=None`` the output size is the input size (every node type must have the same one); otherwise each
-    node type's input is first mapped to ``embed_dim`` by its own linear layer (only for types whose size differs).
+    ``out_dim=None`` the output size is the input size (every node type must have the same one); otherwise each
+    node type's input is first mapped to ``out_dim`` by its own linear layer (only for types whose size differs).
     The symmetric normalisation uses degrees in the graph it is given (in sampled blocks: the block's), hence
     ``sampled_equals_full = False``.
 
@@ -71,7 +71,7 @@ class LightGCN(Encoder):
         etypes: canonical relations of the graph (``g.canonical_etypes``).
         in_dims: input size per node type.
         num_layers: propagation layers ``K``. Default 3.
-        embed_dim: output size; ``None`` = the input size. Default ``None``.
+        out_dim: output size, the key every hetrec encoder uses; ``None`` = the input size. Default ``None``.
         relations: relation names to propagate over; ``None`` = every relation between ``user_type`` and
             ``item_type`` (both directions). Default ``None``.
         user_type: user node type. Default ``"user"``.
@@ -90,22 +90,22 @@ class LightGCN(Encoder):
         in_dims: Mapping[str, int],
         *,
         num_layers: int = 3,
-        embed_dim: int | None = None,
+        out_dim: int | None = None,
         relations: Sequence[str] | None = None,
         user_type: str = "user",
         item_type: str = "item",
     ) -> None:
         etypes = [tuple(e) for e in etypes]
         dims = {str(k): int(v) for k, v in in_dims.items()}
-        if embed_dim is None:
+        if out_dim is None:
             sizes = sorted(set(dims.values()))
             if len(sizes) != 1:
                 raise ValueError(
                     f"LightGCN: node types have different input sizes {dims}; LightGCN has no feature transform, so "
-                    f"give every type the same size or set encoder.embed_dim=64 to project them first"
+                    f"give every type the same size or set encoder.out_dim=64 to project them first"
                 )
-            embed_dim = sizes[0]
-        super().__init__(etypes, dims, num_layers=num_layers, out_dim=int(embed_dim))
+            out_dim = sizes[0]
+        super().__init__(etypes, dims, num_layers=num_layers, out_dim=int(out_dim))
         if relations is None:
             pair = {user_type, item_type}
             chosen = [et for et in self.etypes if {et[0], et[2]} == pair]
@@ -125,9 +125,8 @@ class LightGCN(Encoder):
                 )
             chosen = [by_name[r] for r in names]
         self.relations: list[CanonicalEType] = chosen
-        self.embed_dim = int(embed_dim)
         self.proj = nn.ModuleDict(
-            {nt: nn.Linear(d, self.embed_dim, bias=False) for nt, d in dims.items() if d != self.embed_dim}
+            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in dims.items() if d != self.out_dim}
         )
         self._op_cache: tuple | None = None  # (graph, operator) of the last full graph; not part of the state
 
@@ -239,4 +238,4 @@ class LightGCN(Encoder):
 
     def extra_repr(self) -> str:
         rels = ", ".join(r for _, r, _ in self.relations)
-        return f"num_layers={self.num_layers}, embed_dim={self.embed_dim}, relations=[{rels}]"
+        return f"num_layers={self.num_layers}, out_dim={self.out_dim}, relations=[{rels}]"
