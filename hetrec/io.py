@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hetrec.errors import HetrecError
+
 __all__ = [
     "atomic_write", "atomic_write_text", "sha256_file", "config_hash", "write_manifest", "check_manifest",
     "DamagedFileError", "RunFolderBusy", "run_lock", "MANIFEST",
@@ -115,9 +117,9 @@ def config_hash(config: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class DamagedFileError(ValueError):
+class DamagedFileError(HetrecError, ValueError):
     """A file of an artifact, checkpoint or cache that is missing, truncated or altered; the message names it and
-    the fix. (Derives from ``ValueError``; the user-error base class is added where hetrec's errors are unified.)
+    the fix (a :class:`~hetrec.errors.HetrecError`: the CLIs print it and exit with status 2).
 
     Attributes:
         path: the damaged file. fix: what to do about it.
@@ -179,7 +181,7 @@ def check_manifest(folder: str | os.PathLike, kind: str, version: int, fix: str)
     return m
 
 
-class RunFolderBusy(RuntimeError):
+class RunFolderBusy(HetrecError, RuntimeError):
     """Another process holds the run folder's lock."""
 
 

@@ -109,13 +109,16 @@ class Artifact:
         in eval mode, as one module with attributes ``node_input`` and ``encoder``.
 
         Raises:
-            ValueError: naming what is missing (no model.pt, spec keys absent from meta.json) or what does not match.
+            DamagedFileError: naming what is missing (no model.pt, spec keys absent from meta.json) or what does not
+                match, and the fix.
         """
         missing = [k for k in SPEC_KEYS if k != "feat_dims" and not self.meta.get(k)]
         if self.model_state is None or missing:
             why = ["no model.pt"] if self.model_state is None else []
             why += [f"meta.json lacks {', '.join(missing)}"] if missing else []
-            raise ValueError(f"the model cannot be rebuilt from this artifact ({'; '.join(why)})")
+            cmd = self.meta.get("command")
+            raise DamagedFileError("artifact/meta.json", f"the model cannot be rebuilt from this artifact "
+                                   f"({'; '.join(why)})", f"retrain with `{cmd}`" if cmd else "retrain the run")
         node_input, encoder = build_modules(self.meta)
         model = torch.nn.Module()
         model.node_input, model.encoder = node_input, encoder
@@ -123,7 +126,9 @@ class Artifact:
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:
-            raise ValueError(f"model.pt does not match the model rebuilt from meta.json: {str(e)[:500]}") from None
+            cmd = self.meta.get("command")
+            raise DamagedFileError("artifact/model.pt", f"does not match the model rebuilt from meta.json: "
+                                   f"{str(e)[:500]}", f"retrain with `{cmd}`" if cmd else "retrain the run") from None
         return model.eval()
 
     # ------------------------------------------------------------------ files

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from hetrec.errors import HetrecError
 from hetrec.io import atomic_write_text, config_hash
 
 log = logging.getLogger("hetrec.train")
@@ -23,7 +24,7 @@ RESUME_FREE_KEYS = ("train.device", "train.progress", "train.num_workers", "trai
 RUN_CONFIG = "run_config.json"
 
 
-class RunConfigMismatch(ValueError):
+class RunConfigMismatch(HetrecError, ValueError):
     """A rerun into a run folder that holds results of another config; the message lists the differing keys."""
 
 

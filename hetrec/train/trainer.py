@@ -265,7 +265,7 @@ class Trainer:
             return False
         state = load_checkpoint(p, map_location=self.device, config_hash=self.config_hash)
         if state.get("seed") != self.seed:
-            raise ValueError(
+            raise ConfigError(
                 f"checkpoint {p} was written with seed={state.get('seed')} but this run has seed={self.seed}; "
                 f"rerun with seed={state.get('seed')} to resume, or choose a new hydra.run.dir"
             )
@@ -273,7 +273,7 @@ class Trainer:
             self.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as e:
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise ValueError(
+            raise ConfigError(
                 f"checkpoint {p} does not match this model/config ({first}); rerun the original command to resume, "
                 f"or choose a new hydra.run.dir"
             ) from None
