@@ -31,6 +31,9 @@ def _graphbolt_library_missing() -> bool:
 
 
 _graphbolt.register_stub()
+# hetrec runs DGL on PyTorch only; naming the backend keeps DGL from printing "DGL backend not selected" and writing
+# ~/.dgl/config.json on a user's first run (an explicit DGLBACKEND is left alone).
+os.environ.setdefault("DGLBACKEND", "pytorch")
 try:
     import dgl
 except ImportError as e:

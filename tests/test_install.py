@@ -122,3 +122,15 @@ def test_pytest_plugin_lets_a_test_module_import_dgl_before_hetrec(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run(run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:]
+
+
+def test_first_import_prints_no_backend_message_and_writes_no_dgl_config(tmp_path):
+    """DGL prints "DGL backend not selected" and writes ~/.dgl/config.json when no backend is named; hetrec names it."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DGLBACKEND"} | {"HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", "from hetrec.dgl import dgl; print(dgl.backend.backend_name)"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pytorch" and "backend not selected" not in out.stdout + out.stderr
+    assert not (tmp_path / ".dgl").exists()
