@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hetrec._dgl import dgl
 from hetrec import registry
+from hetrec._dgl import dgl
 from hetrec.data.datasets import LightGCNText
 from hetrec.data.idmap import atomic_write_text
 from hetrec.graph.builder import GraphBuilder

@@ -21,9 +21,7 @@ def test_import_hetrec_and_dgl_message_passing():
     import torch
 
     import hetrec
-    from hetrec._dgl import dgl
-
-    import dgl.function as fn
+    from hetrec.dgl import dgl, fn
 
     assert hetrec.__version__
     g = dgl.heterograph({("user", "clicks", "item"): (torch.tensor([0, 1, 2]), torch.tensor([0, 0, 1]))})

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -22,6 +21,7 @@ PLUGIN = ROOT / "plugins" / "hetrec-lightgcn"
 
 
 def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+ (tomllib)")
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -313,10 +312,15 @@ def write_docs_plugin(root: Path, folder: str = "hetrec-sgc") -> Path:
     return root / folder
 
 
+def read_pyproject(project: Path) -> dict:
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+ (tomllib)")
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
 def run_docs_plugin_tests(site: Path, project: Path) -> dict:
     """"Install" a guide plugin the way pip's editable mode does (its src folder on sys.path plus its metadata), then
     run every test function of its tests/ folder; return its entry points. The caller removes src from sys.path."""
-    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = read_pyproject(project)
     eps = meta["project"]["entry-points"]["hetrec.encoders"]
     make_dist(site, meta["project"]["name"], eps, {}, meta["project"]["version"])
     sys.path.insert(0, str(project / "src"))
@@ -429,7 +433,7 @@ def test_docs_gat_example_trains_full_graph_and_minibatch_by_name(tmp_path, trai
     """The guide's `hetrec-train encoder=gat train=minibatch` (and full-graph) works from a folder outside the
     repository, the plugin visible only through its metadata and src folder."""
     project = write_docs_plugin(tmp_path / "work", "hetrec-gat")
-    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = read_pyproject(project)
     site = tmp_path / "site"
     make_dist(site, meta["project"]["name"], meta["project"]["entry-points"]["hetrec.encoders"], {}, "0.1.0")
     paths = [str(site), str(project / "src"), os.environ.get("PYTHONPATH", "")]

@@ -39,7 +39,13 @@ import pandas as pd
 from hetrec.serve.cold_start import ColdStart
 from hetrec.serve.errors import UnknownIdError
 from hetrec.serve.evidence import (
-    EVENT_VERBS, SHRINK, Evidence, check_artifact, resolve_artifact_dir, unit, user_query,
+    EVENT_VERBS,
+    SHRINK,
+    Evidence,
+    check_artifact,
+    resolve_artifact_dir,
+    unit,
+    user_query,
 )
 from hetrec.serve.explain import explain_association, explain_recs, explain_similar, item_row
 from hetrec.serve.index import AUTO_ANN, BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hetrec._dgl import dgl
+from hetrec.dgl import dgl, fn
 from hetrec.models.base import Encoder, dst_part, make_activation
 from hetrec.models.sage import SAGE
 from hetrec.testing import toy_shop_graph
@@ -107,8 +107,6 @@ def test_weighted_relations_start_as_mean_and_learn():
             self.lin = lin
 
         def forward(self, rg, feat):
-            from dgl import function as fn
-
             with rg.local_scope():
                 rg.srcdata["h"] = self.lin(feat[0])
                 rg.update_all(fn.copy_u("h", "m"), fn.mean("m", "h"))

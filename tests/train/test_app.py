@@ -4,8 +4,8 @@ and the planted complementary pairs recovered by the default run."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

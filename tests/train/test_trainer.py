@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from toys import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
 from hetrec.objectives.samplers import (
@@ -22,6 +21,8 @@ from hetrec.objectives.samplers import (
 from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
 from hetrec.train.model import LinkPredictionModel
 from hetrec.train.trainer import Trainer, seed_everything
+
+from toys import ToyEncoder, ToyInput, toy_graph_data
 
 SAMPLERS = {
     "uniform": functools.partial(UniformSampler, num_negatives=2),

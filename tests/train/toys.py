@@ -9,11 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl
 from hetrec.data.idmap import IdMap
+from hetrec.dgl import dgl, dglnn
 from hetrec.graph.data import GraphData
-
-from dgl import nn as dglnn  # noqa: E402  (after hetrec._dgl)
 
 
 def toy_graph_data(num_users: int = 60, num_items: int = 40, seed: int = 0) -> GraphData:
