@@ -182,7 +182,7 @@ def test_default_run_recovers_planted_complementary_pairs(tmp_path):
     for overrides, min_hit10, max_median in (([], 0.10, 0.15), (["objective.aux_weight=1.0"], 0.30, 0.03)):
         cfg = _cfg(tmp_path, ["train.progress=false", *overrides])
         run = tmp_path / f"run{len(overrides)}"
-        m = app.train(cfg, run)
+        app.train(cfg, run)
         art = Artifact.load(run / "artifact")
         pairs = instantiate(cfg.dataset).load().planted["complementary_pairs"]
         ranks = partner_ranks(art.embeddings["item"], pairs)
