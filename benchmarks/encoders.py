@@ -109,7 +109,8 @@ def bench_full(data, names, repeats: int) -> dict:
             "encoder_params": n_params(enc),
             "node_input_params": n_params(node_input),
         }
-        print(f"  ml100k full  {name:10s} {res[name]['fwd_bwd_ms']:9.2f} ms/pass  params {n_params(enc):>8,d}", flush=True)
+        print(f"  ml100k full  {name:10s} {res[name]['fwd_bwd_ms']:9.2f} ms/pass  params {n_params(enc):>8,d}",
+              flush=True)
     return res
 
 
@@ -172,7 +173,8 @@ def main() -> None:
     ap.add_argument("--skip-gowalla", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--out", default="", help="also write <out>/encoders.json and <out>/encoders.md")
-    ap.add_argument("--cache-dir", default=os.environ.get("HETREC_CACHE", os.path.join(tempfile.gettempdir(), "hetrec_bench_cache")))
+    ap.add_argument("--cache-dir",
+                    default=os.environ.get("HETREC_CACHE", os.path.join(tempfile.gettempdir(), "hetrec_bench_cache")))
     args = ap.parse_args()
     root = os.environ.get("HETREC_DATA")
     if not root:

@@ -328,7 +328,8 @@ def main() -> None:
         cmd = (f"HETREC_DATA=... python benchmarks/reproduce.py --tables {table} --seeds {' '.join(map(str, seeds))}"
                f"  (sweeps: {'; '.join('hetrec-train -m ' + ' '.join(ov) for _, _, ov in TABLES[table])})")
         write_table(table, rows, REFERENCE[table], cmd, row_secs)
-        summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"], "ndcg@20": r["test_ndcg@20"]}
+        summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"],
+                                                          "ndcg@20": r["test_ndcg@20"]}
                           for r in rows}
         print(f"wrote {RESULTS / table}.md/.csv/.png ({len(rows)} rows, {secs:.0f} s)", flush=True)
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "peak_rss_gb": round(peak, 3),

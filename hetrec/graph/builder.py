@@ -152,7 +152,9 @@ class GraphBuilder:
     # ------------------------------------------------------------------ config
     def _validate(self) -> None:
         s = self.split
-        check_split_options(str(s["strategy"]), s["valid_ratio"], s["test_ratio"], s["cold_share"], s["cold_valid_share"])
+        check_split_options(
+            str(s["strategy"]), s["valid_ratio"], s["test_ratio"], s["cold_share"], s["cold_valid_share"]
+        )
         if self.target is not None:
             check_event_name(self.target)
         if self.edge_weight not in EDGE_WEIGHTS:
@@ -165,11 +167,15 @@ class GraphBuilder:
                 f"graph.co_bought.weight={c['weight']!r}; use one of {', '.join(CO_BOUGHT_WEIGHTS)}"
             )
         if int(c["min_count"]) < 1:
-            raise ConfigError(f"graph.co_bought.min_count={c['min_count']} must be >= 1; e.g. graph.co_bought.min_count=2")
+            raise ConfigError(
+                f"graph.co_bought.min_count={c['min_count']} must be >= 1; e.g. graph.co_bought.min_count=2"
+            )
         if not 0.0 <= float(c["min_support"]) <= 1.0:
             raise ConfigError(f"graph.co_bought.min_support={c['min_support']} must lie in [0, 1]")
         if float(c["min_lift"]) < 0.0:
-            raise ConfigError(f"graph.co_bought.min_lift={c['min_lift']} must be >= 0; e.g. graph.co_bought.min_lift=1.0")
+            raise ConfigError(
+                f"graph.co_bought.min_lift={c['min_lift']} must be >= 0; e.g. graph.co_bought.min_lift=1.0"
+            )
         if c["top_k"] is not None and int(c["top_k"]) < 1:
             raise ConfigError(f"graph.co_bought.top_k={c['top_k']} must be >= 1 or null (keep all)")
         if c["max_basket_size"] is not None and int(c["max_basket_size"]) < 2:
@@ -184,7 +190,9 @@ class GraphBuilder:
         """The full configuration (defaults filled in), JSON-able."""
         return {
             "target": self.target,
-            "split": {k: v for k, v in self.split.items() if self.split["strategy"] == "cold_items" or k[:5] != "cold_"},
+            "split": {
+                k: v for k, v in self.split.items() if self.split["strategy"] == "cold_items" or k[:5] != "cold_"
+            },
             "co_bought": dict(self.co_bought),
             "categories": dict(self.categories),
             "reverse": self.reverse,
@@ -216,7 +224,8 @@ class GraphBuilder:
                 return events[0]
             raise ConfigError(
                 f"no target relation given and dataset {shop.name!r} has several events ({', '.join(events)}); "
-                f"set dataset.target=<event> or graph.target=<event>, e.g. graph.target={events[0] if events else 'clicks'}"
+                "set dataset.target=<event> or graph.target=<event>, "
+                f"e.g. graph.target={events[0] if events else 'clicks'}"
             )
         if self.target not in events:
             raise ConfigError(unknown_target_message(self.target, events))
@@ -384,7 +393,8 @@ class GraphBuilder:
             "test": tuple(torch.from_numpy(a) for a in split.test),
         }
         if split.strategy == "cold_items":  # the held-out pairs of the validation and test launches
-            splits.update({k: tuple(torch.from_numpy(a) for a in getattr(split, k)) for k in ("cold_valid", "cold_test")})
+            for k in ("cold_valid", "cold_test"):
+                splits[k] = tuple(torch.from_numpy(a) for a in getattr(split, k))
         info.update(
             split=split.info,
             split_params=split.params,

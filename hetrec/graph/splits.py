@@ -96,7 +96,9 @@ def check_split_options(
         )
     if strategy == "cold_items":
         if not isinstance(cold_share, (int, float)) or not 0.0 < float(cold_share) < 1.0:
-            raise ValueError(f"graph.split.cold_share={cold_share!r} must lie in (0, 1); e.g. graph.split.cold_share=0.1")
+            raise ValueError(
+                f"graph.split.cold_share={cold_share!r} must lie in (0, 1); e.g. graph.split.cold_share=0.1"
+            )
         if not isinstance(cold_valid_share, (int, float)) or not 0.0 <= float(cold_valid_share) < 1.0:
             raise ValueError(
                 f"graph.split.cold_valid_share={cold_valid_share!r} must lie in [0, 1) (the test launch needs items); "

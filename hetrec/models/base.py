@@ -179,7 +179,8 @@ class Encoder(nn.Module):
                     )
         else:
             raise TypeError(
-                f"{name}: expected a DGLGraph or a list of {self.num_layers} blocks, got {type(graph_or_blocks).__name__}"
+                f"{name}: expected a DGLGraph or a list of {self.num_layers} blocks, "
+                f"got {type(graph_or_blocks).__name__}"
             )
         known = set(self.etypes)
         for g in graphs[:1] if graphs[0] is graphs[-1] else graphs:
@@ -371,7 +372,11 @@ class LayeredEncoder(Encoder):
         # the first layer of encoders whose layers keep the size (project_inputs, e.g. GCN without weights)
         project = self.project_inputs or self.layer_combine != "last"
         self.input_proj = nn.ModuleDict(
-            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in self.in_dims.items() if project and d != self.out_dim}
+            {
+                nt: nn.Linear(d, self.out_dim, bias=False)
+                for nt, d in self.in_dims.items()
+                if project and d != self.out_dim
+            }
         )
         dims: dict[str, int] = {
             nt: self.out_dim if self.project_inputs and nt in self.input_proj else self.in_dims.get(nt, 0)

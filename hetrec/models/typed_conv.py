@@ -29,8 +29,8 @@ class TypedConv(dglnn.HeteroGraphConv):
 
     - ``weighted``: ``h_t = Σ_r softmax_r(a)_r h_r`` over the relations arriving at type ``t``, one learned logit
       ``a_r`` per relation (all 0 at the start, i.e. ``mean``);
-    - ``attention``: semantic attention (HAN; Wang et al., 2019): ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))``
-      and ``h_t = Σ_r β_r h_r``.
+    - ``attention``: semantic attention (HAN; Wang et al., 2019):
+      ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))`` and ``h_t = Σ_r β_r h_r``.
 
     Module names and state-dict keys are DGL's (``mods.<str(canonical etype)>``).
 

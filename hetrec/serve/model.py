@@ -113,7 +113,8 @@ class ServingModel:
         self.evidence = Evidence.from_artifact(artifact, len(self.users), len(self.items))
         ev = self.evidence  # public names of the evidence (report.py, api.py)
         self.train, self.train_csc, self.popularity = ev.train, ev.train_csc, ev.popularity
-        self.co, self.co_sym, self.attrs, self.categories, self.names = ev.co, ev.co_sym, ev.attrs, ev.categories, ev.names
+        self.co, self.co_sym = ev.co, ev.co_sym
+        self.attrs, self.categories, self.names = ev.attrs, ev.categories, ev.names
         # most popular first, ties by internal id
         self._pop_order = np.lexsort((np.arange(len(self.popularity)), -self.popularity.astype(np.float64)))
         self._indexes: dict[str, ItemIndex] = {}

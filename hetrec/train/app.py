@@ -3,7 +3,8 @@ artifact.
 
 Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
 
-    metrics.json      {"val": {...}, "test": {...}, "train_seconds", "status", "target", "split_hash", "item_quality", ...}
+    metrics.json      {"val": {...}, "test": {...}, "train_seconds", "status", "target", "split_hash",
+                       "item_quality", ...}
     train_log.jsonl   one JSON line per epoch
     checkpoint.pt     written after every epoch; rerunning the same command in the same directory resumes
     artifact/         hetrec.train.artifact.Artifact (what `hetrec recommend/similar/serve` read)
@@ -156,7 +157,7 @@ def _choice(group: str, cfg_node: DictConfig) -> str:
         name = HydraConfig.get().runtime.choices.get(group)
         if name:
             return str(name)
-    except Exception:  # noqa: BLE001 (not inside a Hydra run)
+    except Exception:  # not inside a Hydra run
         pass
     target = str(cfg_node.get("_target_", "?"))
     return target.rsplit(".", 1)[-1].lower()
@@ -168,7 +169,7 @@ def _is_multirun() -> bool:
         from hydra.types import RunMode
 
         return HydraConfig.get().mode == RunMode.MULTIRUN
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -177,7 +178,7 @@ def _run_dir() -> Path:
         from hydra.core.hydra_config import HydraConfig
 
         return Path(HydraConfig.get().runtime.output_dir)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return Path.cwd()
 
 
@@ -359,7 +360,8 @@ def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwarg
     rdata = load_data(rcfg)
     old_test, new_test = data.splits.get("test"), rdata.splits.get("test")
     if old_test is not None and (
-        new_test is None or any(not torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(old_test, new_test))
+        new_test is None
+        or any(not torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(old_test, new_test))
     ):
         raise ValueError(
             f"train.refit=true: rebuilding the graph with graph.split.valid_ratio=0 changed the test pairs "
@@ -448,7 +450,7 @@ def task(cfg: DictConfig) -> dict | None:
         try:
             check_run_folder(cfg, run_dir)
             metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             err = user_error(e)
             failed = record_failure(run_dir, e, {
                 "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,

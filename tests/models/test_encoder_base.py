@@ -70,7 +70,8 @@ def test_dst_part_repairs_dgl_block_order_for_types_without_in_edges():
     """DGL's to_block does not put destination users first among source users when users receive no edges;
     dst_part must still return the destination rows."""
     g, x = toy_shop_graph(reverse=False)
-    _, _, blocks = dgl.dataloading.MultiLayerFullNeighborSampler(2).sample(g, {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes})
+    seeds = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
+    _, _, blocks = dgl.dataloading.MultiLayerFullNeighborSampler(2).sample(g, seeds)
     b = blocks[0]
     ids = {"user": b.srcnodes["user"].data[dgl.NID].float().unsqueeze(1)}
     got = dst_part(b, ids)["user"].squeeze(1).long()

@@ -19,7 +19,8 @@ from hetrec.train.checkpoint import load_checkpoint, save_checkpoint
 from hetrec.train.run_folder import RunConfigMismatch, check_run_folder, record_failure
 
 TINY = ["dataset.num_users=120", "dataset.num_items=60", "dataset.num_interactions=4000", "dataset.num_pairs=10",
-        "train.max_epochs=2", "train.progress=false", "node_input.dim=16", "encoder.hidden_dim=16", "encoder.out_dim=16"]
+        "train.max_epochs=2", "train.progress=false", "node_input.dim=16", "encoder.hidden_dim=16",
+        "encoder.out_dim=16"]
 
 
 def _cfg(tmp_path, overrides):

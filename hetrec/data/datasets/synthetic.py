@@ -49,7 +49,9 @@ CATALOG: dict[str, dict[str, list[str]]] = {
         "Makeup": ["lipstick", "mascara", "makeup brush"],
     },
 }
-_SYLLABLES_A = ["Nor", "Ze", "Or", "Ve", "Ka", "Lu", "Bri", "Ter", "No", "Axi", "Cor", "Del", "Fyn", "Gal", "Hux", "Ira"]
+_SYLLABLES_A = [
+    "Nor", "Ze", "Or", "Ve", "Ka", "Lu", "Bri", "Ter", "No", "Axi", "Cor", "Del", "Fyn", "Gal", "Hux", "Ira",
+]
 _SYLLABLES_B = ["dic", "nix", "bit", "la", "to", "mo", "sa", "ra", "va", "on", "ex", "ly"]
 _ADJECTIVES = ["classic", "pro", "eco", "mini", "max", "lite", "premium", "basic", "sport", "deluxe", "plus", "smart"]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
@@ -174,8 +176,9 @@ class SyntheticShop(Dataset):
         pop = 1.0 / np.arange(1, I + 1, dtype=np.float64) ** float(c["zipf_exponent"])
         pop = pop[rng.permutation(I)]
         B = int(c["num_brands"])
-        brands = [_SYLLABLES_A[k % len(_SYLLABLES_A)] + _SYLLABLES_B[(k // len(_SYLLABLES_A) + 3 * k) % len(_SYLLABLES_B)]
-                  + ("" if k < len(_SYLLABLES_A) * len(_SYLLABLES_B) else str(k)) for k in range(B)]
+        na, nb = len(_SYLLABLES_A), len(_SYLLABLES_B)
+        brands = [_SYLLABLES_A[k % na] + _SYLLABLES_B[(k // na + 3 * k) % nb] + ("" if k < na * nb else str(k))
+                  for k in range(B)]
         brand_dept = rng.integers(0, len(depts), B)
         # a brand mostly sells in its department; some items carry any brand
         item_dept = cat_dept[item_cat]

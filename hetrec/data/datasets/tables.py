@@ -34,7 +34,9 @@ def _attr_spec(spec: Mapping[str, object] | None, who: str) -> dict[str, tuple[s
     for name, v in (spec or {}).items():
         if isinstance(v, Mapping):
             if "kind" not in v:
-                raise ConfigError(f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)")
+                raise ConfigError(
+                    f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)"
+                )
             out[str(name)] = (str(v.get("column", name)), str(v["kind"]))
         else:
             out[str(name)] = (str(name), str(v))

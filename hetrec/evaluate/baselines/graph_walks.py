@@ -110,7 +110,8 @@ class DeepWalk(Recommender):
     Neither half alone ranks well: the cosine of two input embeddings measures shared contexts, which a user and an
     item of a bipartite graph barely have, and the bare dot product is a PMI that removes popularity (on
     ml-100k-u1 with the defaults: test Recall@20 0.025 and 0.050 against 0.249 for the full score). Items never
-    seen in training score lowest. ``item_scores`` (item-item similarity) is the cosine of input embeddings (shared contexts).
+    seen in training score lowest. ``item_scores`` (item-item similarity) is the cosine of input embeddings (shared
+    contexts).
 
     Args:
         dim: embedding size (default 64).
