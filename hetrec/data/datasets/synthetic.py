@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from hetrec.data.datasets.base import Dataset
+from hetrec.data.datasets.base import Dataset, init_config
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
 from hetrec.errors import ConfigError
@@ -18,36 +18,24 @@ log = logging.getLogger("hetrec.data")
 # department -> category -> subcategories. Sibling subcategories of one category are complements
 # (smartphone + phone case, spaghetti + pasta sauce, ...): planted pairs join items of two siblings.
 CATALOG: dict[str, dict[str, list[str]]] = {
-    "Electronics": {
-        "Phones": ["smartphone", "phone case", "charger"],
-        "Computers": ["laptop", "laptop sleeve", "wireless mouse"],
-        "Audio": ["headphones", "bluetooth speaker", "audio cable"],
-    },
-    "Food": {
-        "Pasta": ["spaghetti", "pasta sauce", "parmesan"],
-        "Breakfast": ["cereal", "milk", "coffee"],
-        "Snacks": ["chips", "salsa dip", "soda"],
-    },
-    "Home": {
-        "Kitchen": ["frying pan", "spatula", "chef knife"],
-        "Bedroom": ["pillow", "duvet", "bed sheets"],
-        "Cleaning": ["detergent", "sponge", "mop"],
-    },
-    "Fashion": {
-        "Shoes": ["sneakers", "socks", "insoles"],
-        "Tops": ["t-shirt", "shirt", "jacket"],
-        "Accessories": ["belt", "wallet", "sunglasses"],
-    },
-    "Sports": {
-        "Running": ["running shoes", "water bottle", "sports watch"],
-        "Fitness": ["yoga mat", "dumbbells", "resistance band"],
-        "Cycling": ["bicycle", "helmet", "bike lights"],
-    },
-    "Beauty": {
-        "Skin care": ["moisturizer", "cleanser", "sunscreen"],
-        "Hair": ["shampoo", "conditioner", "hair dryer"],
-        "Makeup": ["lipstick", "mascara", "makeup brush"],
-    },
+    "Electronics": {"Phones": ["smartphone", "phone case", "charger"],
+                    "Computers": ["laptop", "laptop sleeve", "wireless mouse"],
+                    "Audio": ["headphones", "bluetooth speaker", "audio cable"]},
+    "Food": {"Pasta": ["spaghetti", "pasta sauce", "parmesan"],
+             "Breakfast": ["cereal", "milk", "coffee"],
+             "Snacks": ["chips", "salsa dip", "soda"]},
+    "Home": {"Kitchen": ["frying pan", "spatula", "chef knife"],
+             "Bedroom": ["pillow", "duvet", "bed sheets"],
+             "Cleaning": ["detergent", "sponge", "mop"]},
+    "Fashion": {"Shoes": ["sneakers", "socks", "insoles"],
+                "Tops": ["t-shirt", "shirt", "jacket"],
+                "Accessories": ["belt", "wallet", "sunglasses"]},
+    "Sports": {"Running": ["running shoes", "water bottle", "sports watch"],
+               "Fitness": ["yoga mat", "dumbbells", "resistance band"],
+               "Cycling": ["bicycle", "helmet", "bike lights"]},
+    "Beauty": {"Skin care": ["moisturizer", "cleanser", "sunscreen"],
+               "Hair": ["shampoo", "conditioner", "hair dryer"],
+               "Makeup": ["lipstick", "mascara", "makeup brush"]},
 }
 _SYLLABLES_A = [
     "Nor", "Ze", "Or", "Ve", "Ka", "Lu", "Bri", "Ter", "No", "Axi", "Cor", "Del", "Fyn", "Gal", "Hux", "Ira",
@@ -139,9 +127,7 @@ class SyntheticShop(Dataset):
         root: str | None = None,
         target: str | None = None,
     ) -> None:
-        cfg = dict(locals())
-        for k in ("self", "root", "target", "__class__"):
-            cfg.pop(k, None)
+        cfg = init_config(locals())
         super().__init__(root=root, target=target, **cfg)
         for k in ("num_users", "num_items", "num_interactions", "num_segments", "num_departments",
                   "categories_per_department", "subcategories_per_category", "num_brands", "days"):

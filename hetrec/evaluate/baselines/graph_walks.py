@@ -130,18 +130,9 @@ class DeepWalk(Recommender):
 
     name = "DeepWalk"
 
-    def __init__(
-        self,
-        dim: int = 64,
-        walks_per_node: int = 10,
-        walk_length: int = 10,
-        window: int = 5,
-        negatives: int = 2,
-        epochs: int = 3,
-        lr: float = 0.0025,
-        batch_size: int = 8192,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, dim: int = 64, walks_per_node: int = 10, walk_length: int = 10, window: int = 5,
+                 negatives: int = 2, epochs: int = 3, lr: float = 0.0025, batch_size: int = 8192,
+                 seed: int = 0) -> None:
         super().__init__()
         self.dim, self.walks_per_node, self.walk_length = int(dim), int(walks_per_node), int(walk_length)
         self.window, self.negatives, self.epochs = int(window), int(negatives), int(epochs)
