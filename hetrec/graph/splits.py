@@ -346,7 +346,7 @@ def split_interactions(
     }
     if len(test_key) == 0 and (test_ratio > 0 or strategy == "given" or cut_time is not None):
         # not an error here (a graph with nothing held out is fine to build); a run that must report test metrics
-        # raises this message (hetrec.train.app.validate_against_data)
+        # raises this message (hetrec.train.checks.validate_against_data)
         info["no_test"] = _no_test_message(strategy, target, dataset, test_ratio, cut_time, cut, pair_user, pair_time)
     if strategy == "cold_items":
         info["cold_items"] = {"valid": int(len(np.unique(cold_valid_key % I))),

@@ -49,7 +49,7 @@ from hetrec.evaluate.runner import (
     run_facts,
 )
 from hetrec.io import atomic_write_text, run_lock
-from hetrec.train.checks import check_types
+from hetrec.train.checks import validate_against_data, validate_config
 from hetrec.train.run_folder import (
     check_run_folder,
     command_line,
@@ -64,36 +64,6 @@ CONF_DIR = str(importlib.resources.files("hetrec.conf"))
 into the package by pyproject's package-dir, so a wheel install and a checkout compose the same configs)."""
 
 TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
-
-
-
-def validate_config(cfg: DictConfig) -> None:
-    """Checks that need no data: number types, learning rate, batch size, fanouts vs encoder layers, ks."""
-    check_types(cfg)
-    lr = cfg.train.lr
-    if lr is None or not float(lr) > 0:
-        raise ConfigError(f"train.lr={lr} is not a positive learning rate; set e.g. train.lr=0.01")
-    if cfg.train.batch_size is not None and int(cfg.train.batch_size) < 1:
-        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be >= 1; e.g. train.batch_size=8192")
-    if int(cfg.train.max_epochs) < 1:
-        raise ConfigError(f"train.max_epochs={cfg.train.max_epochs} must be >= 1; e.g. train.max_epochs=20")
-    ks = list(cfg.evaluate.ks)
-    if not ks or any(int(k) < 1 for k in ks):
-        raise ConfigError(f"evaluate.ks={ks} must be positive cut-offs; e.g. evaluate.ks=[10,20]")
-    missing = [k for k in (10, 20) if k not in [int(k) for k in ks]]
-    if missing:
-        raise ConfigError(f"evaluate.ks={ks} lacks {missing}; metrics.json reports @10 and @20, add them: "
-                          f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
-    layers = cfg.encoder.get("num_layers")
-    fanouts = cfg.train.get("fanouts")
-    if cfg.train.mode == "minibatch" and fanouts is not None and layers is not None and len(fanouts) != int(layers):
-        raise ConfigError(
-            f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
-            f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
-            f"or encoder.num_layers={len(fanouts)}"
-        )
-    if cfg.train.mode not in ("full", "minibatch"):
-        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
 
 
 def trainer_options(cfg: DictConfig) -> dict:
@@ -117,37 +87,6 @@ def trainer_options(cfg: DictConfig) -> dict:
     if tc["optimizer"] is None:
         tc.pop("optimizer")  # the trainer's default (Adam)
     return tc
-
-
-def validate_against_data(cfg: DictConfig, data) -> None:
-    """Checks that need the data: relation names exist, K fits the catalogue."""
-    from hetrec.objectives.objective import resolve_relation
-
-    etypes = [tuple(et) for et in data.graph.canonical_etypes]
-    if cfg.objective.get("target") is not None:
-        resolve_relation(etypes, cfg.objective.target, "objective.target")
-    gt = cfg.graph.get("target") if "graph" in cfg else None
-    if gt is not None:
-        resolve_relation(etypes, gt, "graph.target")
-    test = data.splits.get("test")
-    if test is None or len(test[0]) == 0:
-        reason = (data.info.get("split") or {}).get("no_test") if isinstance(data.info, dict) else None
-        if reason:  # the split says why (cut after the data, single-pair users, no test labels) and the fix
-            raise ConfigError(reason)
-        split = cfg.graph.get("split", {}) if "graph" in cfg else {}
-        raise ConfigError(
-            f"dataset {data.name!r} has no test pairs (graph.split.strategy={split.get('strategy')}, "
-            f"graph.split.test_ratio={split.get('test_ratio')}), so the run would have nothing to report; set "
-            f"graph.split.test_ratio=0.2 (or label test rows / give the test file for pre-split data)"
-        )
-    n = data.num_items
-    big = [int(k) for k in cfg.evaluate.ks if int(k) > n]
-    if big:
-        ok = [int(k) for k in cfg.evaluate.ks if int(k) <= n] or [min(10, n)]
-        raise ConfigError(
-            f"evaluate.ks={list(cfg.evaluate.ks)} has K={big} larger than the catalogue ({n} items); "
-            f"set evaluate.ks=[{','.join(str(k) for k in ok)}]"
-        )
 
 
 def _choice(group: str, cfg_node: DictConfig) -> str:
