@@ -58,6 +58,18 @@ def build_graph(root: str, name: str, cache_dir: str):
     return load_or_build(dataset, builder, cache_dir=cache_dir)
 
 
+def timed_graph(root: str, name: str, cache_dir: str):
+    """``(graph data, summary)``: the graph of dataset ``name`` and its node/edge counts with the load time."""
+    t = time.perf_counter()
+    data = build_graph(root, name, cache_dir)
+    g = data.graph
+    return data, {
+        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
+        "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
+        "load_s": round(time.perf_counter() - t, 2),
+    }
+
+
 def make_encoder(name: str, g, dims):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -201,26 +213,12 @@ def main() -> None:
         info["commit"] = ""
     result: dict = {"info": info}
 
-    t = time.perf_counter()
-    ml = build_graph(root, "ml-100k-u1", args.cache_dir)
-    g = ml.graph
-    result["ml100k_graph"] = {
-        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
-        "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
-        "load_s": round(time.perf_counter() - t, 2),
-    }
+    ml, result["ml100k_graph"] = timed_graph(root, "ml-100k-u1", args.cache_dir)
     print(f"ml-100k-u1: {result['ml100k_graph']}", flush=True)
     result["ml100k_full"] = bench_full(ml, names, args.repeats)
 
     if not args.skip_gowalla:
-        t = time.perf_counter()
-        gw = build_graph(root, "gowalla-lightgcn", args.cache_dir)
-        g = gw.graph
-        result["gowalla_graph"] = {
-            "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
-            "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
-            "load_s": round(time.perf_counter() - t, 2),
-        }
+        gw, result["gowalla_graph"] = timed_graph(root, "gowalla-lightgcn", args.cache_dir)
         print(f"gowalla-lightgcn: {result['gowalla_graph']}", flush=True)
         result["gowalla_minibatch"] = bench_minibatch(gw, names, args.batches)
 
