@@ -1,10 +1,11 @@
 # Set-up and checks. `make run` and `make test` are the two README commands; `.ci/run` calls `make test`.
+# The benchmarks are scripts with their own options and data (README, "Evaluation, baselines and benchmarks").
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hetrec-installed
 
-.PHONY: setup run test test-all lint bench clean
+.PHONY: setup run test test-all lint clean
 
 setup: $(STAMP)
 
@@ -19,8 +20,14 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 run: setup
 	$(BIN)/hetrec-train $(ARGS)
 
+# the tests, then the lint (a failing test stops before it)
 test: setup
 	$(BIN)/python -m pytest -q $(ARGS)
+	$(MAKE) --no-print-directory lint
+
+# ruff (rules in pyproject's [tool.ruff]) and the import layers (pyproject's [tool.importlinter])
+lint: setup
+	$(BIN)/ruff check hetrec tests benchmarks plugins conf
 	$(BIN)/lint-imports
 
 test-all: setup

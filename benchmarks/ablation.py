@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md  # noqa: E402
+from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md
 
 DATASETS: dict[str, list[str]] = {
     "synthetic": [],

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, provenance, run_grid, run_sweeps, write_csv, write_md  # noqa: E402
+from grid import ci, grid_args, provenance, run_grid, run_sweeps, write_csv, write_md
 
 COLD = ["graph.split.strategy=cold_items", "graph.split.cold_share=0.1", "graph.split.cold_valid_share=0.5"]
 DATASETS: dict[str, list[str]] = {
@@ -79,7 +79,8 @@ def main() -> None:
                                                               "ndcg@20", "ndcg@20_ci_low", "ndcg@20_ci_high",
                                                               "num_queries")], j.get("split_hash"), j.get("commit")])
         md.append("")
-        e, c = (cold["test"].get(r, {}).get("users_for_item", {}).get("recall@20") for r in ("encoder", "category_popularity"))
+        e, c = (cold["test"].get(r, {}).get("users_for_item", {}).get("recall@20")
+                for r in ("encoder", "category_popularity"))
         if e is not None and c is not None:
             best = max((r for r in cold["test"] if r != "user_activity"),
                        key=lambda r: cold["test"][r]["users_for_item"]["recall@20"])

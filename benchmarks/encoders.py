@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hetrec._dgl import dgl
 from hetrec import registry
+from hetrec._dgl import dgl
 from hetrec.data.datasets import LightGCNText
 from hetrec.data.idmap import atomic_write_text
 from hetrec.graph.builder import GraphBuilder
@@ -56,6 +56,18 @@ def build_graph(root: str, name: str, cache_dir: str):
         features={"enabled": False},
     )
     return load_or_build(dataset, builder, cache_dir=cache_dir)
+
+
+def timed_graph(root: str, name: str, cache_dir: str):
+    """``(graph data, summary)``: the graph of dataset ``name`` and its node/edge counts with the load time."""
+    t = time.perf_counter()
+    data = build_graph(root, name, cache_dir)
+    g = data.graph
+    return data, {
+        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
+        "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
+        "load_s": round(time.perf_counter() - t, 2),
+    }
 
 
 def make_encoder(name: str, g, dims):
@@ -109,7 +121,8 @@ def bench_full(data, names, repeats: int) -> dict:
             "encoder_params": n_params(enc),
             "node_input_params": n_params(node_input),
         }
-        print(f"  ml100k full  {name:10s} {res[name]['fwd_bwd_ms']:9.2f} ms/pass  params {n_params(enc):>8,d}", flush=True)
+        print(f"  ml100k full  {name:10s} {res[name]['fwd_bwd_ms']:9.2f} ms/pass  params {n_params(enc):>8,d}",
+              flush=True)
     return res
 
 
@@ -172,7 +185,8 @@ def main() -> None:
     ap.add_argument("--skip-gowalla", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--out", default="", help="also write <out>/encoders.json and <out>/encoders.md")
-    ap.add_argument("--cache-dir", default=os.environ.get("HETREC_CACHE", os.path.join(tempfile.gettempdir(), "hetrec_bench_cache")))
+    ap.add_argument("--cache-dir",
+                    default=os.environ.get("HETREC_CACHE", os.path.join(tempfile.gettempdir(), "hetrec_bench_cache")))
     args = ap.parse_args()
     root = os.environ.get("HETREC_DATA")
     if not root:
@@ -199,26 +213,12 @@ def main() -> None:
         info["commit"] = ""
     result: dict = {"info": info}
 
-    t = time.perf_counter()
-    ml = build_graph(root, "ml-100k-u1", args.cache_dir)
-    g = ml.graph
-    result["ml100k_graph"] = {
-        "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
-        "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
-        "load_s": round(time.perf_counter() - t, 2),
-    }
+    ml, result["ml100k_graph"] = timed_graph(root, "ml-100k-u1", args.cache_dir)
     print(f"ml-100k-u1: {result['ml100k_graph']}", flush=True)
     result["ml100k_full"] = bench_full(ml, names, args.repeats)
 
     if not args.skip_gowalla:
-        t = time.perf_counter()
-        gw = build_graph(root, "gowalla-lightgcn", args.cache_dir)
-        g = gw.graph
-        result["gowalla_graph"] = {
-            "num_nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
-            "num_edges": {"/".join(et): g.num_edges(et) for et in g.canonical_etypes},
-            "load_s": round(time.perf_counter() - t, 2),
-        }
+        gw, result["gowalla_graph"] = timed_graph(root, "gowalla-lightgcn", args.cache_dir)
         print(f"gowalla-lightgcn: {result['gowalla_graph']}", flush=True)
         result["gowalla_minibatch"] = bench_minibatch(gw, names, args.batches)
 

@@ -1,7 +1,7 @@
 """Full-ranking evaluation speed on Gowalla (LightGCN split): 29,858 users x 40,981 items, K in {10, 20}.
 
-Scores are dot products of fixed-seed random 64-d embeddings (speed does not depend on their quality). Reads HETREC_DATA/gowalla-lightgcn directly
-(no graph build, so the figure is the evaluator's own cost).
+Scores are dot products of fixed-seed random 64-d embeddings (speed does not depend on their quality). Reads
+HETREC_DATA/gowalla-lightgcn directly (no graph build, so the figure is the evaluator's own cost).
 
     HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/eval_speed.py [--memory-budget-mb 512] [--repeat 3]
 

@@ -1,9 +1,9 @@
 """Graph-build benchmark: a 1,000,000-interaction synthetic shop log with baskets -> heterograph (incl. co_bought).
 
 Also builds a basket-heavy log (every row a purchase in a basket of 1-8 Zipf items, made inline with numpy) that
-stresses the co-occurrence step. Prints wall time and peak RSS of each build (target on the 2-core dev machine: <= 15 s and <= 3 GB), then, when
-``HETREC_DATA`` points at the shared datasets, builds MovieLens-100k (u1 split) and the Gowalla LightGCN split and
-prints node/edge counts per type. The last line is one JSON object with every figure.
+stresses the co-occurrence step. Prints wall time and peak RSS of each build (target on the 2-core dev machine:
+<= 15 s and <= 3 GB), then, when ``HETREC_DATA`` points at the shared datasets, builds MovieLens-100k (u1 split) and
+the Gowalla LightGCN split and prints node/edge counts per type. The last line is one JSON object with every figure.
 
 Usage:
     HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/graph_build.py [--interactions 1000000]
@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import hetrec  # noqa: F401  (imports DGL the supported way)
 from hetrec.graph.builder import GraphBuilder
 
 
@@ -131,7 +130,7 @@ def _print_counts(out: dict[str, object]) -> None:
 def real(name: str, make) -> dict[str, object] | None:
     try:
         ds = make()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         print(f"{name}: skipped ({type(e).__name__}: {e})")
         return None
     t0 = time.perf_counter()

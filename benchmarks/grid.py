@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reproduce import RESULTS, run_sweep, sweep_jobs  # noqa: E402
+from reproduce import RESULTS, run_sweep, sweep_jobs
 
-from hetrec.data.idmap import atomic_write_text  # noqa: E402
+from hetrec.data.idmap import atomic_write_text
 
 __all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md", "job_csv", "provenance"]
 

@@ -31,7 +31,8 @@ BAR_RECALL, BAR_SECONDS = 0.2928, 60.0
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
     except OSError:
         return "?"
 
@@ -110,13 +111,15 @@ def main() -> int:
         "",
         f"Command: `HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/quality.py` "
         f"(each run: `hetrec-train experiment=ml100k_u1_<encoder> seed=<s>`). Commit {_commit()}, "
-        f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "Full-catalogue ranking, training items excluded; the epoch count is selected on validation Recall@20 (10% "
         "of each user's train pairs); with refit (train.refit=true) a fresh model is then trained for that many epochs "
         "on train + validation and its test metrics are reported. Train seconds = selection fit + refit (both "
         "counted). Test is never used for a choice.",
         f"Load average (1/5/15 min) before the first run: {rows[0].get('load_before', '?') if rows else '?'}, "
-        f"before the last: {rows[-1].get('load_before', '?') if rows else '?'} (2 shared cores; per-run loads in the CSV).",
+        f"before the last: {rows[-1].get('load_before', '?') if rows else '?'} "
+        "(2 shared cores; per-run loads in the CSV).",
         "",
         "| encoder | runs | refit | test Recall@20 | test NDCG@20 | train seconds (select + refit) | best epoch | "
         "gap to EASE (R@20) |",

@@ -247,15 +247,17 @@ def write_table(table: str, rows: list[dict], refs, command: str, seconds: float
     head += ["pairs recall@20", "pairs ndcg@20", "pairs hit@20"] if assoc else ["val recall@20"]
     head += ["train s", "wall s", "peak GB"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(r, c):
+        v = _fmt(r.get(c, ""))
+        sd = r.get(c + "_std")
+        return f"{v} ± {sd:.4f}" if sd and sd >= 5e-5 else v  # no "± 0.0000" for seed-free rows
+
     for r in merged:
-        def cell(c):
-            v = _fmt(r.get(c, ""))
-            sd = r.get(c + "_std")
-            return f"{v} ± {sd:.4f}" if sd and sd >= 5e-5 else v  # no "± 0.0000" for seed-free rows
         vals = [r["model"], r["source"].split(" (run")[0], str(r["n_seeds"]), r.get("split_hash", "") or "–"]
-        vals += [cell(f"test_{m}") for m in METRICS]
-        vals += ([cell("pairs_recall@20"), cell("pairs_ndcg@20"), cell("pairs_hit@20")] if assoc
-                 else [cell("val_recall@20")])
+        vals += [cell(r, f"test_{m}") for m in METRICS]
+        vals += ([cell(r, "pairs_recall@20"), cell(r, "pairs_ndcg@20"), cell(r, "pairs_hit@20")] if assoc
+                 else [cell(r, "val_recall@20")])
         vals += [_fmt(r.get("train_seconds", ""), 2), _fmt(r.get("wall_seconds", ""), 1),
                  _fmt(r.get("peak_rss_gb", ""), 2)]
         lines.append("| " + " | ".join(vals) + " |")
@@ -326,7 +328,8 @@ def main() -> None:
         cmd = (f"HETREC_DATA=... python benchmarks/reproduce.py --tables {table} --seeds {' '.join(map(str, seeds))}"
                f"  (sweeps: {'; '.join('hetrec-train -m ' + ' '.join(ov) for _, _, ov in TABLES[table])})")
         write_table(table, rows, REFERENCE[table], cmd, row_secs)
-        summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"], "ndcg@20": r["test_ndcg@20"]}
+        summary[table] = {r["model"] + f" s{r['seed']}": {"recall@20": r["test_recall@20"],
+                                                          "ndcg@20": r["test_ndcg@20"]}
                           for r in rows}
         print(f"wrote {RESULTS / table}.md/.csv/.png ({len(rows)} rows, {secs:.0f} s)", flush=True)
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "peak_rss_gb": round(peak, 3),

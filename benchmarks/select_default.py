@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md  # noqa: E402
+from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md
 
 # dataset -> data and split overrides (no model settings: those are the candidates below and the shipped configs)
 DATASETS: dict[str, list[str]] = {

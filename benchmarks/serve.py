@@ -280,7 +280,8 @@ def http_phase(run: Path, args, ann: dict, n_users: int, workdir: Path) -> dict:
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {(workdir / 'server.log').read_text()[-3000:]}")
+                log_tail = (workdir / "server.log").read_text()[-3000:]
+                raise RuntimeError(f"server exited with {proc.returncode}: {log_tail}")
             try:
                 h = httpx.get(f"{url}/health", timeout=2)
                 if h.status_code == 200:
@@ -321,6 +322,11 @@ def http_phase(run: Path, args, ann: dict, n_users: int, workdir: Path) -> dict:
         logf.close()
 
 
+def int_list(text: str) -> list[int]:
+    """``"4,8,16"`` -> ``[4, 8, 16]`` (the grid options)."""
+    return [int(x) for x in text.split(",")]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--items", type=int, default=1_000_000)
@@ -328,7 +334,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--m", type=int, default=32, help="HNSW links per node")
     p.add_argument("--ef-construction", type=int, default=64)
-    p.add_argument("--ef-grid", type=lambda s: [int(x) for x in s.split(",")], default=[16, 24, 32, 48, 64, 96, 128, 192, 256])
+    p.add_argument("--ef-grid", type=int_list, default=[16, 24, 32, 48, 64, 96, 128, 192, 256])
     p.add_argument("--target-recall", type=float, default=0.97,
                    help="efSearch tuning target, above the acceptance bar 0.95 to leave room for query variance")
     p.add_argument("--tune-queries", type=int, default=500)
@@ -336,14 +342,15 @@ def main() -> None:
     p.add_argument("--http-seconds", type=int, default=20)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--python-client", action="store_true", help="use the Python client even when wrk is installed")
-    p.add_argument("--workers", type=int, default=1, help="hetrec serve --workers (2 processes did worse on the shared 2 cores)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="hetrec serve --workers (2 processes did worse on the shared 2 cores)")
     p.add_argument("--skip-http", action="store_true")
     p.add_argument("--skip-ann", action="store_true", help="HTTP phase only, with --ef-search")
     p.add_argument("--ef-search", type=int, default=128, help="efSearch of the server with --skip-ann")
     p.add_argument("--nprobe", type=int, default=32, help="nprobe of the server with --skip-ann")
     p.add_argument("--serve-index", default="hnsw", choices=["hnsw", "ivf"], help="server index with --skip-ann")
     p.add_argument("--index", type=lambda s: s.split(","), default=["hnsw", "ivf"], help="ANN indexes to measure")
-    p.add_argument("--nprobe-grid", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8, 12, 16, 24, 32, 48, 64])
+    p.add_argument("--nprobe-grid", type=int_list, default=[4, 8, 12, 16, 24, 32, 48, 64])
     p.add_argument("--workdir", type=Path, default=None, help="keep the artifact (and its index cache) here")
     args = p.parse_args()
 

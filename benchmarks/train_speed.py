@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import psutil
-import torch
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +52,7 @@ def main() -> int:
     register_configs()
     threads = args.threads or os.cpu_count()
     # BPR with one uniform negative: the objective of the PyG LightGCN epoch in PEERS.md (not the app default)
-    base = [f"dataset=lightgcn", f"dataset.name={args.dataset}", "objective=bpr", "train.progress=false",
+    base = ["dataset=lightgcn", f"dataset.name={args.dataset}", "objective=bpr", "train.progress=false",
             f"train.num_threads={threads}"]
     sage_over = ["encoder=sage", "train=minibatch"]
     if args.fanouts:

@@ -197,7 +197,7 @@ def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".lock"
-    f = open(lock, "a+")  # noqa: SIM115 - held open for the duration
+    f = open(lock, "a+")  # held open for the duration
     try:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -276,7 +276,8 @@ def register_configs() -> list[str]:
     cs = ConfigStore.instance()
     names = []
     for name, info in available_encoders().items():
-        cs.store(group="encoder", name=name, node=OmegaConf.create(_load_config(info, OmegaConf)), provider=info.package)
+        node = OmegaConf.create(_load_config(info, OmegaConf))
+        cs.store(group="encoder", name=name, node=node, provider=info.package)
         names.append(name)
     return names
 

@@ -330,10 +330,14 @@ def _assert_encoder(
     out = _outputs(enc, g, x_leaf)
     for nt in g.ntypes:
         if nt not in out:
-            raise AssertionError(f"{name}: output has no '{nt}' embeddings (got {sorted(out)}); every node type needs one")
+            raise AssertionError(
+                f"{name}: output has no '{nt}' embeddings (got {sorted(out)}); every node type needs one"
+            )
         t = out[nt]
         if tuple(t.shape) != (g.num_nodes(nt), out_dim):
-            raise AssertionError(f"{name}: output['{nt}'] has shape {tuple(t.shape)}, expected [{g.num_nodes(nt)}, {out_dim}]")
+            raise AssertionError(
+                f"{name}: output['{nt}'] has shape {tuple(t.shape)}, expected [{g.num_nodes(nt)}, {out_dim}]"
+            )
         if not torch.isfinite(t).all():
             raise AssertionError(f"{name}: output['{nt}'] has non-finite values")
     loss = sum((out[nt] * torch.randn(out[nt].shape, generator=gen).to(out[nt].device)).sum() for nt in sorted(out))
@@ -354,7 +358,11 @@ def _assert_encoder(
                 where = "the given graph" if k == 0 else "a denser random graph"
                 raise AssertionError(f"{name}: parameter '{pname}' has a non-finite gradient on {where}")
         if k == 0:
-            zero = {n: gr is None for n, gr in grads.items() if n not in exempt and (gr is None or not torch.count_nonzero(gr))}
+            zero = {
+                n: gr is None
+                for n, gr in grads.items()
+                if n not in exempt and (gr is None or not torch.count_nonzero(gr))
+            }
         else:
             zero = {n: none for n, none in zero.items() if grads[n] is None or not torch.count_nonzero(grads[n])}
         if not zero:
@@ -387,7 +395,8 @@ def _assert_encoder(
             x_in = {nt: x[nt][input_nodes[nt]] for nt in input_nodes if nt in x}
             got = _outputs(enc, blocks, x_in)
             want = {nt: full[nt][output_nodes[nt]] for nt in output_nodes}
-            what = "blocks with full fan-out for " + ("every node" if k == 0 else "half of the nodes") + " != full graph"
+            which = "every node" if k == 0 else "half of the nodes"
+            what = f"blocks with full fan-out for {which} != full graph"
             _compare(name, what, got, want, atol)
         # 4. a wrong number of blocks is an error, not a silent misuse
         try:
@@ -395,7 +404,9 @@ def _assert_encoder(
         except ValueError:
             pass
         else:
-            raise AssertionError(f"{name}: {enc.num_layers + 1} blocks for num_layers={enc.num_layers} did not raise ValueError")
+            raise AssertionError(
+                f"{name}: {enc.num_layers + 1} blocks for num_layers={enc.num_layers} did not raise ValueError"
+            )
 
     # 5. pickling round trip
     buf = io.BytesIO()

@@ -21,9 +21,7 @@ def test_import_hetrec_and_dgl_message_passing():
     import torch
 
     import hetrec
-    from hetrec._dgl import dgl
-
-    import dgl.function as fn
+    from hetrec.dgl import dgl, fn
 
     assert hetrec.__version__
     g = dgl.heterograph({("user", "clicks", "item"): (torch.tensor([0, 1, 2]), torch.tensor([0, 0, 1]))})
@@ -54,7 +52,9 @@ def test_repository_top_level_is_the_documented_layout():
     top = {p.split("/", 1)[0] for p in listed.stdout.splitlines()}
     required = {"pyproject.toml", "README.md", "hetrec", "conf", "plugins", "tests", "benchmarks", ".ci"}
     allowed = required | {"Makefile", ".gitignore"}
-    assert top <= allowed, f"unexpected top-level entries {sorted(top - allowed)}: move them under one of {sorted(allowed)}"
+    assert top <= allowed, (
+        f"unexpected top-level entries {sorted(top - allowed)}: move them under one of {sorted(allowed)}"
+    )
     assert required <= top, f"missing top-level entries {sorted(required - top)}"
 
 

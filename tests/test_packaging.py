@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -22,6 +21,7 @@ PLUGIN = ROOT / "plugins" / "hetrec-lightgcn"
 
 
 def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+ (tomllib)")
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -86,4 +86,5 @@ def test_installed_wheel_trains_recommends_and_lists_plugins(tmp_path):
     assert (run_dir / "metrics.json").is_file() and (run_dir / "artifact").is_dir()
     out = run("hetrec", "recommend", "--run", str(run_dir), "--user", "u12", "-k", "5", "--json")
     assert '"item"' in out
-    run("hetrec-train", "encoder=lightgcn", "train.max_epochs=1", "train.num_threads=1", f"hydra.run.dir={empty / 'lg'}")
+    run("hetrec-train", "encoder=lightgcn", "train.max_epochs=1", "train.num_threads=1",
+        f"hydra.run.dir={empty / 'lg'}")

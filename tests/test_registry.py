@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -109,7 +108,8 @@ def test_real_installed_lightgcn_plugin_is_discovered():
     info = enc["lightgcn"]
     assert info.package == "hetrec-lightgcn" and info.version == "0.1.0"
     assert info.value == "hetrec_lightgcn:LightGCN"
-    assert Path(info.config).name == "lightgcn.yaml" and Path(info.config).parent.parent.parent.name == "hetrec_lightgcn"
+    config = Path(info.config)
+    assert config.name == "lightgcn.yaml" and config.parent.parent.parent.name == "hetrec_lightgcn"
     cls = registry.get_encoder_class("lightgcn")
     assert issubclass(cls, Encoder)
     cfg = registry.encoder_config("lightgcn")
@@ -175,7 +175,9 @@ def test_fake_entry_point_discovery_config_and_training_path(site, tmp_path):
         {
             "acme_enc/__init__.py": "",
             "acme_enc/models.py": FAKE_MODULE,
-            "acme_enc/conf/encoder/acme_sage.yaml": "_target_: acme_enc.models.FakeSAGE\nnum_layers: 2\nhidden_dim: 12\nout_dim: 6\n",
+            "acme_enc/conf/encoder/acme_sage.yaml": (
+                "_target_: acme_enc.models.FakeSAGE\nnum_layers: 2\nhidden_dim: 12\nout_dim: 6\n"
+            ),
         },
         version="2.3.1",
     )
@@ -270,7 +272,10 @@ def test_yaml_with_data_keys_is_rejected(site):
         site,
         "leaky-enc",
         {"leaky": "leaky_enc:FakeSAGE"},
-        {"leaky_enc/__init__.py": FAKE_MODULE, "leaky_enc/conf/encoder/leaky.yaml": "_target_: leaky_enc.FakeSAGE\nin_dims: {user: 3}\n"},
+        {
+            "leaky_enc/__init__.py": FAKE_MODULE,
+            "leaky_enc/conf/encoder/leaky.yaml": "_target_: leaky_enc.FakeSAGE\nin_dims: {user: 3}\n",
+        },
     )
     with pytest.raises(registry.PluginError, match="in_dims.*remove it from the YAML"):
         registry.encoder_config("leaky")
@@ -313,10 +318,15 @@ def write_docs_plugin(root: Path, folder: str = "hetrec-sgc") -> Path:
     return root / folder
 
 
+def read_pyproject(project: Path) -> dict:
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+ (tomllib)")
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
 def run_docs_plugin_tests(site: Path, project: Path) -> dict:
     """"Install" a guide plugin the way pip's editable mode does (its src folder on sys.path plus its metadata), then
     run every test function of its tests/ folder; return its entry points. The caller removes src from sys.path."""
-    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = read_pyproject(project)
     eps = meta["project"]["entry-points"]["hetrec.encoders"]
     make_dist(site, meta["project"]["name"], eps, {}, meta["project"]["version"])
     sys.path.insert(0, str(project / "src"))
@@ -373,13 +383,15 @@ def test_docs_example_plugin_pip_installed_is_listed_and_trainable(tmp_path):
     a private target folder, then use it from a fresh interpreter."""
     project = write_docs_plugin(tmp_path / "work")
     target = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target)]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+           "--target", str(target)]
     out = subprocess.run(pip + [str(project)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (target / "hetrec_sgc" / "conf" / "encoder" / "sgc.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH")) if p)}
     hetrec_cmd = Path(sys.executable).with_name("hetrec")
-    listed = subprocess.run([str(hetrec_cmd), "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    listed = subprocess.run([str(hetrec_cmd), "plugins", "--json"], capture_output=True, text=True, env=env,
+                            timeout=120)
     assert listed.returncode == 0, listed.stderr
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
     assert rows["sgc"]["package"] == "hetrec-sgc" and rows["sgc"]["config"].startswith(str(target))
@@ -429,7 +441,7 @@ def test_docs_gat_example_trains_full_graph_and_minibatch_by_name(tmp_path, trai
     """The guide's `hetrec-train encoder=gat train=minibatch` (and full-graph) works from a folder outside the
     repository, the plugin visible only through its metadata and src folder."""
     project = write_docs_plugin(tmp_path / "work", "hetrec-gat")
-    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = read_pyproject(project)
     site = tmp_path / "site"
     make_dist(site, meta["project"]["name"], meta["project"]["entry-points"]["hetrec.encoders"], {}, "0.1.0")
     paths = [str(site), str(project / "src"), os.environ.get("PYTHONPATH", "")]

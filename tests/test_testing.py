@@ -36,7 +36,10 @@ class MeanConv(Encoder):
                     g.srcnodes[nt].data["h"] = t
                 g.multi_update_all({et: (fn.copy_u("h", "m"), fn.mean("m", "h")) for et in g.canonical_etypes}, "mean")
                 own = dst_part(g, h)
-                h = {nt: (g.dstnodes[nt].data["h"] + own[nt]) / 2 if "h" in g.dstnodes[nt].data else own[nt] for nt in own}
+                h = {
+                    nt: (g.dstnodes[nt].data["h"] + own[nt]) / 2 if "h" in g.dstnodes[nt].data else own[nt]
+                    for nt in own
+                }
         if self.extra == "times_zero":  # a real bug: the parameter reaches the output multiplied by zero
             h = {nt: t + 0.0 * self.gate * t for nt, t in h.items()}
         elif self.extra == "softmax_of_one":  # a real bug: a softmax over a size-1 axis is constant
@@ -93,7 +96,7 @@ class GAT(LayeredEncoder):
 
 def test_attention_on_a_single_in_neighbour_has_zero_gradient_on_the_stock_graph_and_is_judged_on_probes():
     g, x = toy_shop_graph()
-    make = lambda: GAT(g.canonical_etypes, dims_of(x), hidden_dim=8, out_dim=8)  # noqa: E731
+    make = lambda: GAT(g.canonical_etypes, dims_of(x), hidden_dim=8, out_dim=8)
     # judged on the stock graph alone, attn_l over rev_in (every item has one category) is exactly zero
     with pytest.raises(AssertionError) as e:
         assert_encoder(make, g, x, probes=0)

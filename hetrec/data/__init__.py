@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from hetrec.data.errors import DataError
-from hetrec.data.idmap import IdMap, atomic_write_text
-from hetrec.data.readers import read_table
-from hetrec.data.shop import INTERACTION_COLUMNS, SPLITS, AttrKind, ShopData
-from hetrec.data.validate import attrs_from_rows, build_shop
-from hetrec.data.datasets import (  # noqa: E402 - datasets build on the modules above
+from hetrec.data.datasets import (
     Baskets,
     Dataset,
     LightGCNText,
@@ -15,6 +10,11 @@ from hetrec.data.datasets import (  # noqa: E402 - datasets build on the modules
     SyntheticShop,
     Tables,
 )
+from hetrec.data.errors import DataError
+from hetrec.data.idmap import IdMap, atomic_write_text
+from hetrec.data.readers import read_table
+from hetrec.data.shop import INTERACTION_COLUMNS, SPLITS, AttrKind, ShopData
+from hetrec.data.validate import attrs_from_rows, build_shop
 
 __all__ = [
     "IdMap",

@@ -1,8 +1,8 @@
 """Table readers: CSV (plain, ``.zip``, ``.gz``, with or without a UTF-8 BOM, quoted fields) and Parquet, with checks.
 
-Every check fails with a :class:`~hetrec.data.errors.DataError` that names the file, the row (1-based, counting the header
-line as row 1, so the first data row of a CSV is row 2), the column and the fix. The returned frame's index holds those
-row numbers, so later stages (id validation, event mapping) can point at the same rows.
+Every check fails with a :class:`~hetrec.data.errors.DataError` that names the file, the row (1-based, counting the
+header line as row 1, so the first data row of a CSV is row 2), the column and the fix. The returned frame's index
+holds those row numbers, so later stages (id validation, event mapping) can point at the same rows.
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def read_table(
 
         try:
             present = list(pq.read_schema(path).names)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        except Exception as e:  # pyarrow raises several types for a broken file
             raise DataError(f"not a readable Parquet file ({e})", file=path, fix="rewrite the file") from e
     else:
         if path.stat().st_size == 0:
@@ -379,7 +379,7 @@ def read_table(
     if parquet:
         try:
             df = pd.read_parquet(path, columns=use)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a broken file
+        except Exception as e:  # pyarrow raises several types for a broken file
             raise DataError(f"not a readable Parquet file ({type(e).__name__}: {e})", file=path,
                             fix="write the file again (it is damaged or truncated)") from e
         if len(df) == 0:

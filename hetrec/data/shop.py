@@ -34,8 +34,8 @@ class ShopData:
             optional ``split`` str in ``SPLITS`` when the source comes pre-split (``given`` split strategy).
         users, items: id maps; ``len(users)`` users and ``len(items)`` items, every id in ``interactions`` is below.
         user_attrs, item_attrs: attribute tables indexed by internal id ``0..n-1`` (exactly one row per id, missing
-            values allowed) or ``None``. Item attribute ``category`` (a path like ``"Food>Dairy>Milk"`` for a tree) feeds
-            the optional ``item-in-category`` relation.
+            values allowed) or ``None``. Item attribute ``category`` (a path like ``"Food>Dairy>Milk"`` for a tree)
+            feeds the optional ``item-in-category`` relation.
         attr_kinds: ``{"user": {col: kind}, "item": {col: kind}}``, how each attribute column becomes features.
         has_time: whether ``timestamp`` is real time (``leave_last``/``global_time`` need it).
         sources: input files, hashed into the graph cache key.

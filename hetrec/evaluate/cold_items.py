@@ -70,7 +70,9 @@ def launch(data: GraphData, split: str) -> tuple[np.ndarray, sp.csr_matrix]:
     """The cold items of one launch (``cold_valid``/``cold_test``), sorted, and the truth ``[num_users, n]`` (1 where
     the user interacted with the launch's item, columns in the order of the items)."""
     if split not in data.splits:
-        raise ValueError(f"GraphData({data.name!r}) has no {split!r} pairs; build it with graph.split.strategy=cold_items")
+        raise ValueError(
+            f"GraphData({data.name!r}) has no {split!r} pairs; build it with graph.split.strategy=cold_items"
+        )
     u, i = (t.numpy().astype(np.int64) for t in data.splits[split])
     items = np.unique(i)
     col = np.searchsorted(items, i)

@@ -154,7 +154,9 @@ def _score_chunk(score_fn: ScoreFn, users: np.ndarray, exclude: sp.csr_matrix | 
         scores = torch.from_numpy(scores)
     if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[0] != len(users):
         shape = tuple(scores.shape) if hasattr(scores, "shape") else type(scores).__name__
-        raise ValueError(f"score_fn returned {shape} for {len(users)} users; it must return a [n_users, num_items] tensor")
+        raise ValueError(
+            f"score_fn returned {shape} for {len(users)} users; it must return a [n_users, num_items] tensor"
+        )
     scores = scores.detach()
     if scores.device.type != "cpu":
         scores = scores.cpu()

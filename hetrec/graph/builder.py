@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import importlib.resources
 import json
 import logging
 import time
@@ -16,13 +14,13 @@ import pandas as pd
 import torch
 
 from hetrec._dgl import dgl
-from hetrec.data.datasets.base import plain_config
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
 from hetrec.errors import ConfigError
 from hetrec.graph.co_bought import CO_BOUGHT_KEYS, basket_matrix, co_occurrence
 from hetrec.graph.data import GraphData
-from hetrec.graph.features import TEXT_METHODS, encode_node_features, value_str
+from hetrec.graph.features import encode_node_features, value_str
+from hetrec.graph.options import check_options, section
 from hetrec.graph.schema import (
     CATEGORY,
     CO_BOUGHT,
@@ -30,68 +28,12 @@ from hetrec.graph.schema import (
     ITEM,
     USER,
     GraphSchema,
-    check_event_name,
     reverse_name,
     unknown_target_message,
 )
-from hetrec.graph.splits import check_split_options, split_interactions
+from hetrec.graph.splits import split_interactions
 
 log = logging.getLogger("hetrec.graph")
-
-EDGE_WEIGHTS = ("sum", "count", "mean", "max")
-CO_BOUGHT_WEIGHTS = ("confidence", "lift", "support", "count")
-
-def _yaml_defaults() -> dict[str, Any]:
-    """The graph section's defaults, read from the shipped ``conf/graph/default.yaml`` (package ``hetrec.conf``) so
-    that the Python API and ``hetrec-train`` share one source. Values that the app interpolates from other config
-    groups (``target: ${dataset.target}``, ``split.seed: ${seed}``) default to ``None`` / ``0`` here."""
-    from omegaconf import OmegaConf
-
-    text = importlib.resources.files("hetrec.conf").joinpath("graph", "default.yaml").read_text()
-    cfg = OmegaConf.create(text)
-    placeholders = {"target": None, "seed": 0}
-
-    def plain(node) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in node:
-            if key == "_target_":
-                continue
-            if OmegaConf.is_interpolation(node, key):
-                if key not in placeholders:
-                    raise RuntimeError(f"conf/graph/default.yaml: no Python default for interpolated key {key!r}")
-                out[key] = placeholders[key]
-            elif OmegaConf.is_dict(node[key]):
-                out[key] = plain(node[key])
-            else:
-                out[key] = OmegaConf.to_container(node, resolve=False)[key]
-        return out
-
-    return plain(cfg)
-
-
-DEFAULTS: dict[str, Any] = _yaml_defaults()
-"""Defaults of every ``graph.*`` option (from conf/graph/default.yaml)."""
-
-
-def _section(name: str, given: Any) -> dict[str, Any]:
-    """Merge a config section over its defaults; unknown keys are an error naming the valid ones."""
-    base = copy.deepcopy(DEFAULTS[name])
-    if given is None:
-        return base
-    if isinstance(given, bool) and "enabled" in base:  # `graph.categories=false` shorthand
-        base["enabled"] = given
-        return base
-    given = plain_config(given)
-    if not isinstance(given, Mapping):
-        raise ConfigError(f"graph.{name} must be a mapping of options ({', '.join(base)}), got {given!r}")
-    unknown = sorted(set(given) - set(base))
-    if unknown:
-        raise ConfigError(
-            f"unknown option graph.{name}.{unknown[0]}; graph.{name} takes {', '.join(base)}"
-        )
-    base.update(given)
-    return base
-
 
 class GraphBuilder:
     """Builds the typed, leak-free heterograph of a shop log (the graph stage).
@@ -140,10 +82,10 @@ class GraphBuilder:
     ) -> None:
         self.target = None if target is None else str(target)
         self.events = None if events is None else [str(e) for e in events]
-        self.split = _section("split", split)
-        self.co_bought = _section("co_bought", co_bought)
-        self.categories = _section("categories", categories)
-        self.features = _section("features", features)
+        self.split = section("split", split)
+        self.co_bought = section("co_bought", co_bought)
+        self.categories = section("categories", categories)
+        self.features = section("features", features)
         self.reverse = bool(reverse)
         self.edge_weight = str(edge_weight)
         self.missing_items = str(missing_items)
@@ -151,40 +93,15 @@ class GraphBuilder:
 
     # ------------------------------------------------------------------ config
     def _validate(self) -> None:
-        s = self.split
-        check_split_options(str(s["strategy"]), s["valid_ratio"], s["test_ratio"], s["cold_share"], s["cold_valid_share"])
-        if self.target is not None:
-            check_event_name(self.target)
-        if self.edge_weight not in EDGE_WEIGHTS:
-            raise ConfigError(f"graph.edge_weight={self.edge_weight!r}; use one of {', '.join(EDGE_WEIGHTS)}")
-        if self.missing_items not in ("error", "drop"):
-            raise ConfigError(f"graph.missing_items={self.missing_items!r}; use graph.missing_items=error or drop")
-        c = self.co_bought
-        if c["weight"] not in CO_BOUGHT_WEIGHTS:
-            raise ConfigError(
-                f"graph.co_bought.weight={c['weight']!r}; use one of {', '.join(CO_BOUGHT_WEIGHTS)}"
-            )
-        if int(c["min_count"]) < 1:
-            raise ConfigError(f"graph.co_bought.min_count={c['min_count']} must be >= 1; e.g. graph.co_bought.min_count=2")
-        if not 0.0 <= float(c["min_support"]) <= 1.0:
-            raise ConfigError(f"graph.co_bought.min_support={c['min_support']} must lie in [0, 1]")
-        if float(c["min_lift"]) < 0.0:
-            raise ConfigError(f"graph.co_bought.min_lift={c['min_lift']} must be >= 0; e.g. graph.co_bought.min_lift=1.0")
-        if c["top_k"] is not None and int(c["top_k"]) < 1:
-            raise ConfigError(f"graph.co_bought.top_k={c['top_k']} must be >= 1 or null (keep all)")
-        if c["max_basket_size"] is not None and int(c["max_basket_size"]) < 2:
-            raise ConfigError(f"graph.co_bought.max_basket_size={c['max_basket_size']} must be >= 2 or null")
-        f = self.features
-        if f["text"] not in TEXT_METHODS:
-            raise ConfigError(f"graph.features.text={f['text']!r}; use graph.features.text=hash or tfidf_svd")
-        if int(f["text_dim"]) < 1:
-            raise ConfigError(f"graph.features.text_dim={f['text_dim']} must be >= 1; e.g. graph.features.text_dim=64")
+        check_options(self.split, self.co_bought, self.features, self.target, self.edge_weight, self.missing_items)
 
     def config(self) -> dict[str, Any]:
         """The full configuration (defaults filled in), JSON-able."""
         return {
             "target": self.target,
-            "split": {k: v for k, v in self.split.items() if self.split["strategy"] == "cold_items" or k[:5] != "cold_"},
+            "split": {
+                k: v for k, v in self.split.items() if self.split["strategy"] == "cold_items" or k[:5] != "cold_"
+            },
             "co_bought": dict(self.co_bought),
             "categories": dict(self.categories),
             "reverse": self.reverse,
@@ -216,7 +133,8 @@ class GraphBuilder:
                 return events[0]
             raise ConfigError(
                 f"no target relation given and dataset {shop.name!r} has several events ({', '.join(events)}); "
-                f"set dataset.target=<event> or graph.target=<event>, e.g. graph.target={events[0] if events else 'clicks'}"
+                "set dataset.target=<event> or graph.target=<event>, "
+                f"e.g. graph.target={events[0] if events else 'clicks'}"
             )
         if self.target not in events:
             raise ConfigError(unknown_target_message(self.target, events))
@@ -384,7 +302,8 @@ class GraphBuilder:
             "test": tuple(torch.from_numpy(a) for a in split.test),
         }
         if split.strategy == "cold_items":  # the held-out pairs of the validation and test launches
-            splits.update({k: tuple(torch.from_numpy(a) for a in getattr(split, k)) for k in ("cold_valid", "cold_test")})
+            for k in ("cold_valid", "cold_test"):
+                splits[k] = tuple(torch.from_numpy(a) for a in getattr(split, k))
         info.update(
             split=split.info,
             split_params=split.params,

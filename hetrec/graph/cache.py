@@ -237,7 +237,7 @@ def load_or_build(dataset: _Dataset, builder: GraphBuilder, cache_dir: str | os.
     if entry.is_dir():
         try:
             data = load_graph_data(entry)
-        except Exception as e:  # noqa: BLE001 - any damage means: rebuild
+        except Exception as e:  # any damage means: rebuild
             warnings.warn(f"graph cache entry {entry} is unreadable ({type(e).__name__}: {e}); rebuilding it",
                           stacklevel=2)
             log.warning("graph cache entry %s is unreadable (%s); rebuilding", entry, e)

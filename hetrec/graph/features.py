@@ -100,7 +100,7 @@ class NumericColumn:
         return {"kind": self.kind, "name": self.name, "mean": self.mean, "std": self.std}, {}
 
     @classmethod
-    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> NumericColumn:  # noqa: ARG003
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> NumericColumn:
         c = cls(params["name"])
         c.mean, c.std = float(params["mean"]), float(params["std"])
         return c
@@ -142,7 +142,7 @@ class CategoricalColumn:
                 "vocab": list(self.vocab)}, {}
 
     @classmethod
-    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> CategoricalColumn:  # noqa: ARG003
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> CategoricalColumn:
         c = cls(params["name"], int(params["max_categories"]))
         c.vocab = [str(v) for v in params["vocab"]]
         return c
@@ -190,7 +190,7 @@ class MultiLabelColumn:
                 "vocab": list(self.vocab)}, {}
 
     @classmethod
-    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> MultiLabelColumn:  # noqa: ARG003
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> MultiLabelColumn:
         c = cls(params["name"], int(params["max_categories"]), str(params["sep"]))
         c.vocab = [str(v) for v in params["vocab"]]
         return c
@@ -333,7 +333,9 @@ class NodeFeatureEncoder:
         """Fit every column encoder on ``df`` (the training attribute table)."""
         absent = [c.name for c in self.columns if c.name not in df.columns]
         if absent:
-            raise ConfigError(f"attribute table lacks columns {absent} named in attr_kinds; present: {list(df.columns)}")
+            raise ConfigError(
+                f"attribute table lacks columns {absent} named in attr_kinds; present: {list(df.columns)}"
+            )
         for c in self.columns:
             c.fit(self._column(df, c.name))
         self.fitted = True

@@ -96,7 +96,9 @@ def check_split_options(
         )
     if strategy == "cold_items":
         if not isinstance(cold_share, (int, float)) or not 0.0 < float(cold_share) < 1.0:
-            raise ValueError(f"graph.split.cold_share={cold_share!r} must lie in (0, 1); e.g. graph.split.cold_share=0.1")
+            raise ValueError(
+                f"graph.split.cold_share={cold_share!r} must lie in (0, 1); e.g. graph.split.cold_share=0.1"
+            )
         if not isinstance(cold_valid_share, (int, float)) or not 0.0 <= float(cold_valid_share) < 1.0:
             raise ValueError(
                 f"graph.split.cold_valid_share={cold_valid_share!r} must lie in [0, 1) (the test launch needs items); "
@@ -344,7 +346,7 @@ def split_interactions(
     }
     if len(test_key) == 0 and (test_ratio > 0 or strategy == "given" or cut_time is not None):
         # not an error here (a graph with nothing held out is fine to build); a run that must report test metrics
-        # raises this message (hetrec.train.app.validate_against_data)
+        # raises this message (hetrec.train.checks.validate_against_data)
         info["no_test"] = _no_test_message(strategy, target, dataset, test_ratio, cut_time, cut, pair_user, pair_time)
     if strategy == "cold_items":
         info["cold_items"] = {"valid": int(len(np.unique(cold_valid_key % I))),

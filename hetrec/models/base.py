@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hetrec._dgl import dgl
-from hetrec.models.typed_conv import RELATION_AGGREGATES, TypedConv
+from hetrec.models.typed_conv import RELATION_AGGREGATES, RootTerm, TypedConv, dst_part, dst_types
 from hetrec.types import CanonicalEType
 
 __all__ = [
@@ -179,7 +179,8 @@ class Encoder(nn.Module):
                     )
         else:
             raise TypeError(
-                f"{name}: expected a DGLGraph or a list of {self.num_layers} blocks, got {type(graph_or_blocks).__name__}"
+                f"{name}: expected a DGLGraph or a list of {self.num_layers} blocks, "
+                f"got {type(graph_or_blocks).__name__}"
             )
         known = set(self.etypes)
         for g in graphs[:1] if graphs[0] is graphs[-1] else graphs:
@@ -234,41 +235,6 @@ def _build_after(init: Callable[..., None]) -> Callable[..., None]:
 
     __init__._builds_after = True  # type: ignore[attr-defined]
     return __init__
-
-
-def dst_types(g: Any) -> list[str]:
-    """The node types a layer outputs: a block's destination types, or every node type of a full graph (DGL's
-    ``dsttypes`` of a full graph with only one-way relations between two types would drop the source type)."""
-    return list(g.dsttypes) if g.is_block else list(g.ntypes)
-
-
-def dst_part(g: Any, h: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The destination-node rows of ``h``: all rows for a graph; for a block, the rows of its destination nodes.
-
-    DGL puts a block's destination nodes first among its source nodes, so this is normally
-    ``h[nt][:num_dst_nodes]``. DGL 2.1's ``to_block`` breaks that order for a node type that receives no edge in the
-    block (e.g. a type without incoming relations): there the rows are found through the original node ids
-    (``dgl.NID``). The check costs one comparison of id vectors per type and layer.
-    """
-    if not g.is_block:
-        return dict(h)
-    out: dict[str, torch.Tensor] = {}
-    for nt in g.dsttypes:
-        if nt not in h:
-            continue
-        n = g.num_dst_nodes(nt)
-        t = h[nt]
-        src_ids = g.srcnodes[nt].data.get(dgl.NID) if n else None
-        dst_ids = g.dstnodes[nt].data.get(dgl.NID) if n else None
-        if src_ids is None or dst_ids is None or torch.equal(src_ids[:n], dst_ids):
-            out[nt] = t[:n]
-            continue
-        order = torch.argsort(src_ids)
-        pos = order[torch.searchsorted(src_ids[order], dst_ids).clamp_(max=len(src_ids) - 1)]
-        if not torch.equal(src_ids[pos], dst_ids):
-            raise ValueError(f"block: destination nodes of type '{nt}' are not among its source nodes")
-        out[nt] = t[pos]
-    return out
 
 
 LAYER_COMBINES = ("last", "mean", "sum", "weighted")
@@ -371,7 +337,11 @@ class LayeredEncoder(Encoder):
         # the first layer of encoders whose layers keep the size (project_inputs, e.g. GCN without weights)
         project = self.project_inputs or self.layer_combine != "last"
         self.input_proj = nn.ModuleDict(
-            {nt: nn.Linear(d, self.out_dim, bias=False) for nt, d in self.in_dims.items() if project and d != self.out_dim}
+            {
+                nt: nn.Linear(d, self.out_dim, bias=False)
+                for nt, d in self.in_dims.items()
+                if project and d != self.out_dim
+            }
         )
         dims: dict[str, int] = {
             nt: self.out_dim if self.project_inputs and nt in self.input_proj else self.in_dims.get(nt, 0)
@@ -452,26 +422,3 @@ class LayeredEncoder(Encoder):
                 if nt in rows:
                     out[nt] = out[nt] + rows[nt] * w[k]
         return out
-
-
-class RootTerm(nn.Module):
-    """Per-node-type linear "self" transform ``h_i W_t`` (bias-free), the root term of a typed layer.
-
-    Every destination node gets it, so node types with no incoming relation (or nodes with no in-edges) still get
-    an embedding from their own input.
-
-    Args:
-        in_dims: input size per node type (0 or missing: the type has no input and gets no root term).
-        out_dim: output size.
-        bias: add a per-type bias. Default ``True``.
-    """
-
-    def __init__(self, in_dims: Mapping[str, int], out_dim: int, bias: bool = True) -> None:
-        super().__init__()
-        self.lins = nn.ModuleDict({nt: nn.Linear(d, out_dim, bias=bias) for nt, d in in_dims.items() if d > 0})
-
-    def forward(self, nt: str, h: torch.Tensor) -> torch.Tensor:
-        return self.lins[nt](h)
-
-    def __contains__(self, nt: str) -> bool:
-        return nt in self.lins

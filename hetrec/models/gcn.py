@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from hetrec.dgl import dglnn
-from hetrec.models.base import LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
+from hetrec.models.base import LayeredEncoder, RootTerm, TypedConv, dst_part
 from hetrec.types import CanonicalEType
 
 __all__ = ["GCN"]
@@ -83,16 +83,9 @@ class _GCNLayer(nn.Module):
     def forward(self, g: Any, h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         hd = dst_part(g, h)
         out = self.conv(g, (h, hd) if g.is_block else h)
-        res = {}
-        for nt in dst_types(g):
-            t = out.get(nt)
-            if nt in self.root:
-                r = self.root(nt, hd[nt])
-                t = r if t is None else t + r
-            if t is None:  # no relation into this type: it keeps its own representation
-                t = hd[nt] if not self.bias else hd[nt].new_zeros(hd[nt].shape[0], self.out_dim)
-            res[nt] = t + self.bias[nt] if nt in self.bias else t
-        return res
+        # no relation into a type (and no root term, i.e. weight=False): it keeps its own representation
+        res = self.root.add_to(g, out, hd, lambda x: x if not self.bias else x.new_zeros(x.shape[0], self.out_dim))
+        return {nt: t + self.bias[nt] if nt in self.bias else t for nt, t in res.items()}
 
 
 class GCN(LayeredEncoder):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from hetrec.dgl import dglnn
-from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, RootTerm, TypedConv, dst_part, dst_types
+from hetrec.models.base import RELATION_AGGREGATES, LayeredEncoder, RootTerm, TypedConv, dst_part
 from hetrec.types import CanonicalEType
 
 __all__ = ["SAGE"]
@@ -39,16 +39,7 @@ class _SAGELayer(nn.Module):
     def forward(self, g: Any, h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         hd = dst_part(g, h)
         out = self.conv(g, (h, hd) if g.is_block else h)
-        res = {}
-        for nt in dst_types(g):
-            t = out.get(nt)
-            if nt in self.root:
-                r = self.root(nt, hd[nt])
-                t = r if t is None else t + r
-            if t is None:
-                t = hd[nt].new_zeros(hd[nt].shape[0], self.out_dim)
-            res[nt] = t
-        return res
+        return self.root.add_to(g, out, hd, lambda x: x.new_zeros(x.shape[0], self.out_dim))
 
 
 class SAGE(LayeredEncoder):

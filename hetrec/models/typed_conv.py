@@ -1,10 +1,12 @@
-"""``TypedConv``: one module per relation, combined per destination type (DGL's ``HeteroGraphConv`` plus learned
-relation weights); the per-relation layer of the built-in encoders and of ``LayeredEncoder`` plugins."""
+"""The parts of a typed layer (re-exported by :mod:`hetrec.models.base`): ``TypedConv``, one module per relation,
+combined per destination type (DGL's ``HeteroGraphConv`` plus learned relation weights), the per-relation layer of the
+built-in encoders and of ``LayeredEncoder`` plugins; ``RootTerm``, a node type's own term; ``dst_part``/``dst_types``,
+a block's destination rows and types."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -15,7 +17,7 @@ from hetrec.types import CanonicalEType
 
 dglnn = dgl.nn
 
-__all__ = ["TypedConv", "RELATION_AGGREGATES"]
+__all__ = ["TypedConv", "RootTerm", "dst_part", "dst_types", "RELATION_AGGREGATES"]
 
 RELATION_AGGREGATES = ("sum", "mean", "max", "weighted", "attention")
 
@@ -29,8 +31,8 @@ class TypedConv(dglnn.HeteroGraphConv):
 
     - ``weighted``: ``h_t = Σ_r softmax_r(a)_r h_r`` over the relations arriving at type ``t``, one learned logit
       ``a_r`` per relation (all 0 at the start, i.e. ``mean``);
-    - ``attention``: semantic attention (HAN; Wang et al., 2019): ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))``
-      and ``h_t = Σ_r β_r h_r``.
+    - ``attention``: semantic attention (HAN; Wang et al., 2019):
+      ``β_r = softmax_r(mean_i q_t·tanh(W_t h_{r,i} + b_t))`` and ``h_t = Σ_r β_r h_r``.
 
     Module names and state-dict keys are DGL's (``mods.<str(canonical etype)>``).
 
@@ -101,3 +103,74 @@ class TypedConv(dglnn.HeteroGraphConv):
             w = torch.softmax(self.relation_logits.detach()[[self.etype_index[et] for et in ets]], 0)
             out.update({et: float(v) for et, v in zip(ets, w)})
         return out
+
+
+def dst_types(g: Any) -> list[str]:
+    """The node types a layer outputs: a block's destination types, or every node type of a full graph (DGL's
+    ``dsttypes`` of a full graph with only one-way relations between two types would drop the source type)."""
+    return list(g.dsttypes) if g.is_block else list(g.ntypes)
+
+
+def dst_part(g: Any, h: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The destination-node rows of ``h``: all rows for a graph; for a block, the rows of its destination nodes.
+
+    DGL puts a block's destination nodes first among its source nodes, so this is normally
+    ``h[nt][:num_dst_nodes]``. DGL 2.1's ``to_block`` breaks that order for a node type that receives no edge in the
+    block (e.g. a type without incoming relations): there the rows are found through the original node ids
+    (``dgl.NID``). The check costs one comparison of id vectors per type and layer.
+    """
+    if not g.is_block:
+        return dict(h)
+    out: dict[str, torch.Tensor] = {}
+    for nt in g.dsttypes:
+        if nt not in h:
+            continue
+        n = g.num_dst_nodes(nt)
+        t = h[nt]
+        src_ids = g.srcnodes[nt].data.get(dgl.NID) if n else None
+        dst_ids = g.dstnodes[nt].data.get(dgl.NID) if n else None
+        if src_ids is None or dst_ids is None or torch.equal(src_ids[:n], dst_ids):
+            out[nt] = t[:n]
+            continue
+        order = torch.argsort(src_ids)
+        pos = order[torch.searchsorted(src_ids[order], dst_ids).clamp_(max=len(src_ids) - 1)]
+        if not torch.equal(src_ids[pos], dst_ids):
+            raise ValueError(f"block: destination nodes of type '{nt}' are not among its source nodes")
+        out[nt] = t[pos]
+    return out
+
+
+class RootTerm(nn.Module):
+    """Per-node-type linear "self" transform ``h_i W_t`` (bias-free), the root term of a typed layer.
+
+    Every destination node gets it, so node types with no incoming relation (or nodes with no in-edges) still get
+    an embedding from their own input.
+
+    Args:
+        in_dims: input size per node type (0 or missing: the type has no input and gets no root term).
+        out_dim: output size.
+        bias: add a per-type bias. Default ``True``.
+    """
+
+    def __init__(self, in_dims: Mapping[str, int], out_dim: int, bias: bool = True) -> None:
+        super().__init__()
+        self.lins = nn.ModuleDict({nt: nn.Linear(d, out_dim, bias=bias) for nt, d in in_dims.items() if d > 0})
+
+    def forward(self, nt: str, h: torch.Tensor) -> torch.Tensor:
+        return self.lins[nt](h)
+
+    def __contains__(self, nt: str) -> bool:
+        return nt in self.lins
+
+    def add_to(self, g: Any, out: Mapping[str, torch.Tensor], h_dst: Mapping[str, torch.Tensor],
+               missing: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A typed layer's output: per destination type of ``g``, the relations' result ``out[nt]`` plus this root
+        term where the type has one; ``missing(h_dst[nt])`` for a type that gets neither."""
+        res = {}
+        for nt in dst_types(g):
+            t = out.get(nt)
+            if nt in self:
+                r = self(nt, h_dst[nt])
+                t = r if t is None else t + r
+            res[nt] = missing(h_dst[nt]) if t is None else t
+        return res

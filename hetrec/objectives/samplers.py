@@ -336,7 +336,8 @@ class AllSampler(NegativeSampler):
         if b * self.num_dst > self.max_logits:
             raise ConfigError(
                 f"objective/sampler=all: a batch of {b} x {self.num_dst} destinations exceeds max_logits="
-                f"{self.max_logits}; lower train.batch_size (e.g. train.batch_size={max(1, self.max_logits // self.num_dst)})"
+                f"{self.max_logits}; lower train.batch_size "
+                f"(e.g. train.batch_size={max(1, self.max_logits // self.num_dst)})"
                 f" or use objective/sampler=uniform with objective.sampler.num_negatives on a catalogue this large"
             )
         if self.exclude_positives:

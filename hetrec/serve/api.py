@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -158,7 +158,7 @@ def create_app(run_dir: str | os.PathLike | None = None, model: ServingModel | N
         )
 
     @app.post("/cold_start", summary="A new product from its attributes: similar items and users to promote it to")
-    def cold_start(req: ColdStartRequest = Body(...)) -> JSONResponse:
+    def cold_start(req: Annotated[ColdStartRequest, Body()]) -> JSONResponse:
         if req.k > max_k or req.k_users > max_k:
             raise ValueError(f"k and k_users must be in 0..{max_k}, got {req.k} and {req.k_users}")
         return JSONResponse(model.cold_start(req.attributes, k=req.k, k_users=req.k_users))

@@ -88,8 +88,10 @@ class ColdStart:
             )
         try:
             x = enc.transform(df)  # type: ignore[attr-defined]
-        except Exception as e:  # noqa: BLE001 - a bad attribute value is the caller's error; say which
-            raise ValueError(f"cold_start: the item feature encoder rejected the attributes {df.iloc[0].to_dict()}: {e}") from e
+        except Exception as e:  # a bad attribute value is the caller's error; say which
+            raise ValueError(
+                f"cold_start: the item feature encoder rejected the attributes {df.iloc[0].to_dict()}: {e}"
+            ) from e
         if sp.issparse(x):
             x = x.toarray()
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x).float()
@@ -109,7 +111,7 @@ class ColdStart:
             return self._path
 
     def _encoder_path(self) -> Callable[[torch.Tensor], np.ndarray]:
-        from hetrec._dgl import dgl  # noqa: PLC0415 - only cold start needs DGL
+        from hetrec._dgl import dgl  # only cold start needs DGL
 
         m = self.model
         try:
@@ -118,7 +120,9 @@ class ColdStart:
             raise ColdStartUnavailable(str(e)) from None
         node_input, encoder = net.node_input, net.encoder
         if m.item_type not in node_input.projections:
-            raise ColdStartUnavailable(f"the model has no feature projection for '{m.item_type}' (trained without item features)")
+            raise ColdStartUnavailable(
+                f"the model has no feature projection for '{m.item_type}' (trained without item features)"
+            )
         etypes = [tuple(e) for e in m.meta["canonical_etypes"]]
         ntypes = sorted({s for s, _, _ in etypes} | {d for _, _, d in etypes})
         item_type, dim = m.item_type, node_input.dim

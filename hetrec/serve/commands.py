@@ -139,7 +139,8 @@ def _associations(args: argparse.Namespace) -> int:
     if args.item is not None:
         res = m.associations(args.item, k=args.k, alpha=args.alpha, category=args.category,
                              allowed_items=_split(args.in_stock))
-        rows = [{**r, "co_bought": r["evidence"]["co_bought_count"], "lift": r["evidence"]["lift"]} for r in res["items"]]
+        rows = [{**r, "co_bought": r["evidence"]["co_bought_count"], "lift": r["evidence"]["lift"]}
+                for r in res["items"]]
         _emit(args, res, f"cross-sell candidates for {args.item} (alpha {res['alpha']})", rows,
               ["rank", "item", "score", "co_bought", "lift", "reason"])
     return 0

@@ -53,7 +53,9 @@ def resolve_artifact_dir(path: str | os.PathLike) -> Path:
         if (cand / "meta.json").exists() or (cand / "manifest.json").exists():
             return cand
     if not p.exists():
-        raise FileNotFoundError(f"run folder {str(p)!r} does not exist; pass --run with a folder written by hetrec-train")
+        raise FileNotFoundError(
+            f"run folder {str(p)!r} does not exist; pass --run with a folder written by hetrec-train"
+        )
     raise FileNotFoundError(
         f"{str(p)!r} holds neither artifact/meta.json nor meta.json; pass the run folder of hetrec-train "
         f"(hydra.run.dir) or its artifact/ subfolder"

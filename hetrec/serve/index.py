@@ -125,7 +125,9 @@ class ItemIndex:
             return self._exact_subset(q, k, np.flatnonzero(mask))
         return self._search(q, k, excl, mask)
 
-    def _search(self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _exact_subset(self, q: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +149,7 @@ class ItemIndex:
         """Write the index to ``path`` atomically (ANN indexes only; an exact index has nothing to save)."""
 
     @classmethod
-    def load_or_none(cls, path: str | os.PathLike, vectors: np.ndarray) -> ItemIndex | None:  # noqa: ARG003
+    def load_or_none(cls, path: str | os.PathLike, vectors: np.ndarray) -> ItemIndex | None:
         return None
 
 
@@ -160,7 +162,9 @@ class ExactIndex(ItemIndex):
 
     kind = "exact"
 
-    def _search(self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         scores = self._tensor @ torch.from_numpy(q)
         if mask is not None:
             scores[torch.from_numpy(~mask)] = -torch.inf
@@ -169,7 +173,9 @@ class ExactIndex(ItemIndex):
         val, idx = torch.topk(scores, k)
         return idx.numpy().astype(np.int64), val.numpy().astype(np.float32)
 
-    def search_batch(self, queries: np.ndarray | torch.Tensor, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    def search_batch(
+        self, queries: np.ndarray | torch.Tensor, k: int, chunk: int = 1024
+    ) -> tuple[np.ndarray, np.ndarray]:
         q = torch.from_numpy(_as_matrix(queries))
         k = min(int(k), self.size)
         ids, vals = [], []
@@ -189,7 +195,9 @@ class _FaissIndex(ItemIndex):
         d, i = self.index.search(q.reshape(1, -1), n)  # type: ignore[attr-defined]
         return i[0], d[0]
 
-    def _search(self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, q: np.ndarray, k: int, excl: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         fetch = min(self.size, k + len(excl) + 16)
         while True:
             ids, scores = self._raw(q, fetch)

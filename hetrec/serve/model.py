@@ -39,7 +39,13 @@ import pandas as pd
 from hetrec.serve.cold_start import ColdStart
 from hetrec.serve.errors import UnknownIdError
 from hetrec.serve.evidence import (
-    EVENT_VERBS, SHRINK, Evidence, check_artifact, resolve_artifact_dir, unit, user_query,
+    EVENT_VERBS,
+    SHRINK,
+    Evidence,
+    check_artifact,
+    resolve_artifact_dir,
+    unit,
+    user_query,
 )
 from hetrec.serve.explain import explain_association, explain_recs, explain_similar, item_row
 from hetrec.serve.index import AUTO_ANN, BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index
@@ -107,7 +113,8 @@ class ServingModel:
         self.evidence = Evidence.from_artifact(artifact, len(self.users), len(self.items))
         ev = self.evidence  # public names of the evidence (report.py, api.py)
         self.train, self.train_csc, self.popularity = ev.train, ev.train_csc, ev.popularity
-        self.co, self.co_sym, self.attrs, self.categories, self.names = ev.co, ev.co_sym, ev.attrs, ev.categories, ev.names
+        self.co, self.co_sym = ev.co, ev.co_sym
+        self.attrs, self.categories, self.names = ev.attrs, ev.categories, ev.names
         # most popular first, ties by internal id
         self._pop_order = np.lexsort((np.arange(len(self.popularity)), -self.popularity.astype(np.float64)))
         self._indexes: dict[str, ItemIndex] = {}

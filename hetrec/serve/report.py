@@ -28,12 +28,14 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px 3
 h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:2px solid #dde3ea;padding-bottom:4px}
 .sub{color:#5a6474;margin-bottom:16px}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}
 .card{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 16px;min-width:120px}
-.card b{display:block;font-size:22px;color:#1f6feb}table{border-collapse:collapse;background:#fff;width:100%;font-size:13px}
+.card b{display:block;font-size:22px;color:#1f6feb}
+table{border-collapse:collapse;background:#fff;width:100%;font-size:13px}
 th,td{border:1px solid #dde3ea;padding:5px 8px;text-align:left;vertical-align:top}th{background:#eef2f6}
 tr:nth-child(even) td{background:#f6f8fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 .bundle{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 14px;margin:8px 0}
 .bundle h3{margin:0 0 6px;font-size:15px}.tag{display:inline-block;background:#e7f0ff;color:#1f4f9e;border-radius:10px;
-padding:1px 8px;font-size:12px;margin-right:4px}img{max-width:100%;border:1px solid #dde3ea;border-radius:8px;background:#fff}
+padding:1px 8px;font-size:12px;margin-right:4px}
+img{max-width:100%;border:1px solid #dde3ea;border-radius:8px;background:#fff}
 .path{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#374151}
 """
 
@@ -160,7 +162,8 @@ def association_report(
         f"<title>hetrec association report: {_e(info['dataset'])}</title><style>{CSS}</style></head><body>",
         "<h1>Product associations</h1>",
         f"<div class=sub>dataset <b>{_e(info['dataset'])}</b> · encoder <b>{_e(info['encoder'])}</b> · generated "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · score = (1−α)·similarity + α·confidence·n/(n+{SHRINK:g}), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · "
+        f"score = (1−α)·similarity + α·confidence·n/(n+{SHRINK:g}), "
         f"α = {model.alpha}</div>",
         "<div class=cards>",
         f"<div class=card><b>{info['num_items']:,}</b>items</div>",
@@ -197,7 +200,8 @@ def association_report(
                 f"<span class=tag>{int(model.popularity[anchor])} customers</span></h3><ol>{items}</ol></div>"
             )
     parts.append("<h2>Evidence overview</h2>")
-    parts.append(f"<img alt='co-purchase count vs lift, and embedding similarity' src='data:image/png;base64,{_plot(model)}'>")
+    parts.append("<img alt='co-purchase count vs lift, and embedding similarity' "
+                 f"src='data:image/png;base64,{_plot(model)}'>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -3,7 +3,8 @@ artifact.
 
 Run directory (``hydra.run.dir``, default ``outputs/<date>/<time>``)::
 
-    metrics.json      {"val": {...}, "test": {...}, "train_seconds", "status", "target", "split_hash", "item_quality", ...}
+    metrics.json      {"val": {...}, "test": {...}, "train_seconds", "status", "target", "split_hash",
+                       "item_quality", ...}
     train_log.jsonl   one JSON line per epoch
     checkpoint.pt     written after every epoch; rerunning the same command in the same directory resumes
     artifact/         hetrec.train.artifact.Artifact (what `hetrec recommend/similar/serve` read)
@@ -48,7 +49,7 @@ from hetrec.evaluate.runner import (
     run_facts,
 )
 from hetrec.io import atomic_write_text, run_lock
-from hetrec.train.checks import check_types
+from hetrec.train.checks import validate_against_data, validate_config
 from hetrec.train.run_folder import (
     check_run_folder,
     command_line,
@@ -63,36 +64,6 @@ CONF_DIR = str(importlib.resources.files("hetrec.conf"))
 into the package by pyproject's package-dir, so a wheel install and a checkout compose the same configs)."""
 
 TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
-
-
-
-def validate_config(cfg: DictConfig) -> None:
-    """Checks that need no data: number types, learning rate, batch size, fanouts vs encoder layers, ks."""
-    check_types(cfg)
-    lr = cfg.train.lr
-    if lr is None or not float(lr) > 0:
-        raise ConfigError(f"train.lr={lr} is not a positive learning rate; set e.g. train.lr=0.01")
-    if cfg.train.batch_size is not None and int(cfg.train.batch_size) < 1:
-        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be >= 1; e.g. train.batch_size=8192")
-    if int(cfg.train.max_epochs) < 1:
-        raise ConfigError(f"train.max_epochs={cfg.train.max_epochs} must be >= 1; e.g. train.max_epochs=20")
-    ks = list(cfg.evaluate.ks)
-    if not ks or any(int(k) < 1 for k in ks):
-        raise ConfigError(f"evaluate.ks={ks} must be positive cut-offs; e.g. evaluate.ks=[10,20]")
-    missing = [k for k in (10, 20) if k not in [int(k) for k in ks]]
-    if missing:
-        raise ConfigError(f"evaluate.ks={ks} lacks {missing}; metrics.json reports @10 and @20, add them: "
-                          f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
-    layers = cfg.encoder.get("num_layers")
-    fanouts = cfg.train.get("fanouts")
-    if cfg.train.mode == "minibatch" and fanouts is not None and layers is not None and len(fanouts) != int(layers):
-        raise ConfigError(
-            f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
-            f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
-            f"or encoder.num_layers={len(fanouts)}"
-        )
-    if cfg.train.mode not in ("full", "minibatch"):
-        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
 
 
 def trainer_options(cfg: DictConfig) -> dict:
@@ -118,37 +89,6 @@ def trainer_options(cfg: DictConfig) -> dict:
     return tc
 
 
-def validate_against_data(cfg: DictConfig, data) -> None:
-    """Checks that need the data: relation names exist, K fits the catalogue."""
-    from hetrec.objectives.objective import resolve_relation
-
-    etypes = [tuple(et) for et in data.graph.canonical_etypes]
-    if cfg.objective.get("target") is not None:
-        resolve_relation(etypes, cfg.objective.target, "objective.target")
-    gt = cfg.graph.get("target") if "graph" in cfg else None
-    if gt is not None:
-        resolve_relation(etypes, gt, "graph.target")
-    test = data.splits.get("test")
-    if test is None or len(test[0]) == 0:
-        reason = (data.info.get("split") or {}).get("no_test") if isinstance(data.info, dict) else None
-        if reason:  # the split says why (cut after the data, single-pair users, no test labels) and the fix
-            raise ConfigError(reason)
-        split = cfg.graph.get("split", {}) if "graph" in cfg else {}
-        raise ConfigError(
-            f"dataset {data.name!r} has no test pairs (graph.split.strategy={split.get('strategy')}, "
-            f"graph.split.test_ratio={split.get('test_ratio')}), so the run would have nothing to report; set "
-            f"graph.split.test_ratio=0.2 (or label test rows / give the test file for pre-split data)"
-        )
-    n = data.num_items
-    big = [int(k) for k in cfg.evaluate.ks if int(k) > n]
-    if big:
-        ok = [int(k) for k in cfg.evaluate.ks if int(k) <= n] or [min(10, n)]
-        raise ConfigError(
-            f"evaluate.ks={list(cfg.evaluate.ks)} has K={big} larger than the catalogue ({n} items); "
-            f"set evaluate.ks=[{','.join(str(k) for k in ok)}]"
-        )
-
-
 def _choice(group: str, cfg_node: DictConfig) -> str:
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -156,7 +96,7 @@ def _choice(group: str, cfg_node: DictConfig) -> str:
         name = HydraConfig.get().runtime.choices.get(group)
         if name:
             return str(name)
-    except Exception:  # noqa: BLE001 (not inside a Hydra run)
+    except Exception:  # not inside a Hydra run
         pass
     target = str(cfg_node.get("_target_", "?"))
     return target.rsplit(".", 1)[-1].lower()
@@ -168,7 +108,7 @@ def _is_multirun() -> bool:
         from hydra.types import RunMode
 
         return HydraConfig.get().mode == RunMode.MULTIRUN
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -177,7 +117,7 @@ def _run_dir() -> Path:
         from hydra.core.hydra_config import HydraConfig
 
         return Path(HydraConfig.get().runtime.output_dir)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return Path.cwd()
 
 
@@ -359,7 +299,8 @@ def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwarg
     rdata = load_data(rcfg)
     old_test, new_test = data.splits.get("test"), rdata.splits.get("test")
     if old_test is not None and (
-        new_test is None or any(not torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(old_test, new_test))
+        new_test is None
+        or any(not torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(old_test, new_test))
     ):
         raise ValueError(
             f"train.refit=true: rebuilding the graph with graph.split.valid_ratio=0 changed the test pairs "
@@ -448,7 +389,7 @@ def task(cfg: DictConfig) -> dict | None:
         try:
             check_run_folder(cfg, run_dir)
             metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             err = user_error(e)
             failed = record_failure(run_dir, e, {
                 "dataset": _choice("dataset", cfg.dataset) if "dataset" in cfg else None,

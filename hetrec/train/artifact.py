@@ -204,10 +204,10 @@ class Artifact:
                 return None
             try:
                 return fn(p)
-            except Exception as e:  # noqa: BLE001 - any parse failure: name the file
+            except Exception as e:  # any parse failure: name the file
                 raise DamagedFileError(p, f"cannot be read ({type(e).__name__}: {str(e)[:300]})", fix) from None
 
-        tensors = lambda p: torch.load(p, weights_only=True, map_location="cpu")  # noqa: E731
+        tensors = lambda p: torch.load(p, weights_only=True, map_location="cpu")
         idmaps = {}
         for p in sorted((path / "idmaps").glob("*.json")):
             idmaps[p.stem] = read(f"idmaps/{p.name}", lambda q: IdMap.from_json(json.loads(q.read_text())))

@@ -113,7 +113,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None, config_ha
         raise DamagedFileError(path, f"{problem} (truncated or altered)", fix)
     try:
         return torch.load(path, weights_only=True, map_location=map_location)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise DamagedFileError(path, f"cannot be read ({type(e).__name__}: {str(e)[:300]})", fix) from None
 
 

@@ -54,7 +54,7 @@ def command_line(run_dir: Path) -> str | None:
         from hydra.core.hydra_config import HydraConfig
 
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
-    except Exception:  # noqa: BLE001 (not inside a Hydra run)
+    except Exception:  # not inside a Hydra run
         return None
     return " ".join(["hetrec-train", *overrides, f"hydra.run.dir={run_dir}"])
 

@@ -36,7 +36,8 @@ __all__ = ["Trainer", "resolve_device", "seed_everything", "CHECKPOINT", "TRAIN_
 CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-"""Optimizer names the Python API accepts (the app composes ``train/optimizer`` configs: Hydra ``_partial_`` targets)."""
+"""Optimizer names the Python API accepts (the app composes ``train/optimizer`` configs: Hydra ``_partial_``
+targets)."""
 
 
 def _make_optimizer(spec, params: list[torch.Tensor], lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -163,7 +164,9 @@ class Trainer:
         if mode not in ("full", "minibatch"):
             raise ConfigError(f"unknown training mode {mode!r}; use train.mode=full or train.mode=minibatch")
         if not (float(lr) > 0):
-            raise ConfigError(f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01")
+            raise ConfigError(
+                f"learning rate must be > 0, got {lr}; set train.lr to a positive value, e.g. train.lr=0.01"
+            )
         if batch_size is None:
             batch_size = auto_batch_size(model.objective.tasks[0].num_edges) if mode == "minibatch" else 8192
         if int(batch_size) < 1:
@@ -387,7 +390,8 @@ class Trainer:
             self._step(loss)
             total += float(loss.detach())
             bar.update(1)
-            bar.set_postfix(loss=f"{total / (s + 1):.4f}", edges_s=f"{n_pos / max(time.perf_counter() - t0, 1e-9):,.0f}")
+            edges_s = n_pos / max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(loss=f"{total / (s + 1):.4f}", edges_s=f"{edges_s:,.0f}")
         bar.close()
         return total / steps, n_pos
 

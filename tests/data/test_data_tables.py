@@ -69,7 +69,9 @@ def test_zipped_bom_semicolon_table_with_event_map_and_side_files(tmp_path):
     )
     with zipfile.ZipFile(tmp_path / "events.csv.zip", "w") as z:
         z.writestr("events.csv", log_csv.encode("utf-8"))
-    (tmp_path / "items.csv").write_text("id,title,tags\na,Red phone case,phone|case\nb,Blue pen,office\nc,Ink,office\nd,Unused,x\n")
+    (tmp_path / "items.csv").write_text(
+        "id,title,tags\na,Red phone case,phone|case\nb,Blue pen,office\nc,Ink,office\nd,Unused,x\n"
+    )
     (tmp_path / "users.csv").write_text("uid,age\nv1,31\nv2,\n")
     shop = Tables(
         root=str(tmp_path), interactions="events.csv.zip", sep=";",
@@ -213,7 +215,9 @@ def test_build_shop_in_memory_and_unknown_split_label():
     assert shop.interactions["basket"].tolist() == [-1, -1]
 
 
-GROCERIES = "citrus fruit,semi-finished bread,margarine\ntropical fruit,yogurt,coffee\nwhole milk\n\nyogurt,yogurt,whole milk\n"
+GROCERIES = (
+    "citrus fruit,semi-finished bread,margarine\ntropical fruit,yogurt,coffee\nwhole milk\n\nyogurt,yogurt,whole milk\n"
+)
 ITEMS = ("item,level2,level1\ncitrus fruit,fruit,fresh produce\nsemi-finished bread,bread,bakery\n"
          "margarine,fats,fresh products\ntropical fruit,fruit,fresh produce\nyogurt,dairy,fresh products\n"
          "coffee,drinks,beverages\nwhole milk,dairy,fresh products\n")

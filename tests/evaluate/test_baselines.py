@@ -151,8 +151,8 @@ def test_ppr_matches_linear_solve(small_data):
     assert np.allclose(got, r[off["item"] : off["item"] + small_data.num_items], atol=1e-5)
 
 
-def test_mf_bpr_learns_block_structure():
-    # two user groups, each clicking its own half of the catalogue: BPR must rank own-half items first
+def two_halves():
+    """40 users in two groups, each clicking 6 items of its own half of the 20-item catalogue."""
     rng = np.random.default_rng(0)
     u, i = [], []
     for user in range(40):
@@ -160,7 +160,12 @@ def test_mf_bpr_learns_block_structure():
         pick = rng.choice(half, 6, replace=False)
         u += [user] * 6
         i += pick.tolist()
-    d = graphdata_from_pairs((np.array(u), np.array(i)), 40, 20)
+    return graphdata_from_pairs((np.array(u), np.array(i)), 40, 20)
+
+
+def test_mf_bpr_learns_block_structure():
+    # two user groups, each clicking its own half of the catalogue: BPR must rank own-half items first
+    d = two_halves()
     model = MFBPR(dim=8, epochs=40, lr=0.05, batch_size=64).fit(d)
     assert model.losses[-1] < model.losses[0]
     s = model.score(torch.arange(40))
@@ -217,14 +222,7 @@ def test_deepwalk_recommends_own_community_items():
 
 
 def test_deepwalk_embeds_communities():
-    rng = np.random.default_rng(0)
-    u, i = [], []
-    for user in range(40):
-        half = np.arange(10) + (10 if user % 2 else 0)
-        pick = rng.choice(half, 6, replace=False)
-        u += [user] * 6
-        i += pick.tolist()
-    d = graphdata_from_pairs((np.array(u), np.array(i)), 40, 20)
+    d = two_halves()
     model = DeepWalk(dim=16, walks_per_node=10, walk_length=8, epochs=4, lr=0.05, batch_size=4096).fit(d)
     ids, _ = model.similar(torch.tensor([0, 15]), k=5)
     assert (ids[0] < 10).float().mean() >= 0.8 and (ids[1] >= 10).float().mean() >= 0.8

@@ -171,7 +171,7 @@ def test_events_choose_the_behaviour_relations():
     full = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}).build(shop)
     only = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}, events=[]).build(shop)
     two = GraphBuilder(target="purchases", split={"strategy": "random", "seed": 1}, events=["clicks"]).build(shop)
-    rels = lambda gd: {r for _, r, _ in gd.graph.canonical_etypes if not r.startswith("rev_")}  # noqa: E731
+    rels = lambda gd: {r for _, r, _ in gd.graph.canonical_etypes if not r.startswith("rev_")}
     assert {"clicks", "carts", "purchases"} <= rels(full)
     assert "clicks" not in rels(only) and "carts" not in rels(only) and "purchases" in rels(only)
     assert "clicks" in rels(two) and "carts" not in rels(two)

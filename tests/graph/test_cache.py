@@ -119,17 +119,7 @@ def test_corrupt_entry_is_rebuilt_with_warning(tmp_path, damage):
     assert load_or_build(ds, GraphBuilder(), cache_dir=tmp_path).info["cache_hit"] is True
 
 
-class _Payload:
-    """Unpickling this creates a marker file: proof that a pickle in the cache was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_crafted_pickle_in_cache_is_never_executed(tmp_path):
+def test_crafted_pickle_in_cache_is_never_executed(tmp_path, pickle_payload):
     """An attacker who can write the cache folder rewrites arrays.npz with a pickled object array, and the
     manifest to match: loading refuses the object array (no pickle is ever loaded) and rebuilds the entry."""
     import pickle
@@ -141,12 +131,12 @@ def test_crafted_pickle_in_cache_is_never_executed(tmp_path):
     ds = FakeDataset()
     load_or_build(ds, GraphBuilder(), cache_dir=tmp_path / "c")
     entry = tmp_path / "c" / _entries(tmp_path / "c")[0]
-    marker = tmp_path / "pwned"
+    payload, marker = pickle_payload
     evil = np.empty(1, dtype=object)
-    evil[0] = _Payload(marker)
+    evil[0] = payload
     with open(entry / "arrays.npz", "wb") as f:
         np.savez(f, **{"data/features/item": evil})
-    (entry / "data.pkl").write_bytes(pickle.dumps(_Payload(marker)))  # a left-over old-format file: never read
+    (entry / "data.pkl").write_bytes(pickle.dumps(payload))  # a left-over old-format file: never read
     write_manifest(entry, "graph cache", cache_mod.CACHE_FORMAT)
     with pytest.warns(UserWarning, match="unreadable.*rebuilding"):
         again = load_or_build(ds, GraphBuilder(), cache_dir=tmp_path / "c")

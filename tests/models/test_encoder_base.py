@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hetrec._dgl import dgl
+from hetrec.dgl import dgl, fn
 from hetrec.models.base import Encoder, dst_part, make_activation
 from hetrec.models.sage import SAGE
 from hetrec.testing import toy_shop_graph
@@ -70,7 +70,8 @@ def test_dst_part_repairs_dgl_block_order_for_types_without_in_edges():
     """DGL's to_block does not put destination users first among source users when users receive no edges;
     dst_part must still return the destination rows."""
     g, x = toy_shop_graph(reverse=False)
-    _, _, blocks = dgl.dataloading.MultiLayerFullNeighborSampler(2).sample(g, {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes})
+    seeds = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
+    _, _, blocks = dgl.dataloading.MultiLayerFullNeighborSampler(2).sample(g, seeds)
     b = blocks[0]
     ids = {"user": b.srcnodes["user"].data[dgl.NID].float().unsqueeze(1)}
     got = dst_part(b, ids)["user"].squeeze(1).long()
@@ -107,8 +108,6 @@ def test_weighted_relations_start_as_mean_and_learn():
             self.lin = lin
 
         def forward(self, rg, feat):
-            from dgl import function as fn
-
             with rg.local_scope():
                 rg.srcdata["h"] = self.lin(feat[0])
                 rg.update_all(fn.copy_u("h", "m"), fn.mean("m", "h"))

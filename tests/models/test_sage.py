@@ -15,7 +15,8 @@ from hetrec.testing import assert_encoder, toy_shop_graph
 def test_sage_contract(aggregator, reverse):
     g, x = toy_shop_graph(reverse=reverse)
     torch.manual_seed(0)
-    enc = SAGE(g.canonical_etypes, {nt: t.shape[1] for nt, t in x.items()}, hidden_dim=8, out_dim=4, aggregator=aggregator)
+    in_dims = {nt: t.shape[1] for nt, t in x.items()}
+    enc = SAGE(g.canonical_etypes, in_dims, hidden_dim=8, out_dim=4, aggregator=aggregator)
     assert_encoder(enc, g, x, out_dim=4)
 
 

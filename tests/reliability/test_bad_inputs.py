@@ -349,7 +349,7 @@ def test_hetrec_debug_flag_raises(run_dir, monkeypatch):
 
 def _tiny_artifact_builder():
     spec = importlib.util.spec_from_file_location(
-        "_serve_conftest", Path(__file__).resolve().parents[1] / "serve" / "conftest.py"
+        "_serve_artifacts", Path(__file__).resolve().parents[1] / "serve" / "artifacts.py"
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)  # type: ignore[union-attr]

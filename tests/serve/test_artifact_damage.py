@@ -20,16 +20,6 @@ FILES = ["embeddings.pt", "idmaps/user.json", "idmaps/item.json", "meta.json", "
          "feature_encoders.npz"]
 
 
-class _Payload:
-    """Unpickling this creates a marker file: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.fixture
 def art_copy(tiny_run, tmp_path):
     dst = tmp_path / "run"
@@ -88,21 +78,21 @@ def test_the_fix_names_the_runs_command(art_copy):
         Artifact.load(art_copy)
 
 
-def test_crafted_pickles_are_never_executed(art_copy, tmp_path):
+def test_crafted_pickles_are_never_executed(art_copy, pickle_payload):
     """An attacker who can write the folder (and rewrite the manifest to match) still cannot run code: tensors are
     read with weights_only=True, arrays with allow_pickle=False, and old-format pickles are never opened."""
-    marker = tmp_path / "pwned"
-    (art_copy / "feature_encoders.pkl").write_bytes(pickle.dumps({"item": _Payload(marker)}))  # never read
+    payload, marker = pickle_payload
+    (art_copy / "feature_encoders.pkl").write_bytes(pickle.dumps({"item": payload}))  # never read
     art = Artifact.load(art_copy)
     assert not marker.exists() and type(art.feature_encoders["item"]).__name__ == "NodeFeatureEncoder"
-    torch.save({"node_input.x": _Payload(marker)}, art_copy / "model.pt")
+    torch.save({"node_input.x": payload}, art_copy / "model.pt")
     write_manifest(art_copy, "artifact", ARTIFACT_FORMAT)
     with pytest.raises(DamagedFileError, match=r"model\.pt: cannot be read"):
         Artifact.load(art_copy)
     assert not marker.exists()
     torch.save({"node_input.x": torch.ones(1)}, art_copy / "model.pt")
     evil = np.empty(1, dtype=object)
-    evil[0] = _Payload(marker)
+    evil[0] = payload
     np.savez(art_copy / "co_bought.npz", src=evil)
     write_manifest(art_copy, "artifact", ARTIFACT_FORMAT)
     with pytest.raises(DamagedFileError, match=r"co_bought\.npz: cannot be read"):

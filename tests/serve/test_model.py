@@ -1,4 +1,4 @@
-"""Every ServingModel capability on the tiny trained artifact (see conftest.py for the planted structure)."""
+"""Every ServingModel capability on the tiny trained artifact (see artifacts.py for the planted structure)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from conftest import CATS, ETYPES, build_artifact, purchases
 from hetrec._dgl import dgl
 from hetrec.data.idmap import IdMap
 from hetrec.serve import ServingModel, UnknownIdError
 from hetrec.train.artifact import Artifact
+
+from artifacts import CATS, ETYPES, build_artifact, purchases
 
 ITEMS = {f"i{x:02d}" for x in range(30)}
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from toys import toy_graph_data
 
 from hetrec._dgl import dgl
 from hetrec.graph.data import GraphData
+
+from toys import toy_graph_data
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ and the planted complementary pairs recovered by the default run."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,7 +125,8 @@ def test_summary_escapes_error_cells(tmp_path):
     the header's number of cells."""
     from hetrec.train.summary import _md_cell, summarize_sweep
 
-    assert _md_cell("Traceback:\n  File x | y\r\nValueError: a\\b\n") == "Traceback:<br>File x \\| y<br>ValueError: a\\\\b"
+    cell = _md_cell("Traceback:\n  File x | y\r\nValueError: a\\b\n")
+    assert cell == "Traceback:<br>File x \\| y<br>ValueError: a\\\\b"
     for n, (ov, m) in enumerate([
         (["seed=1"], {"status": "ok", "val": {"recall@20": 0.1}, "test": {"recall@20": 0.1}}),
         (["seed=2"], {"status": "failed", "error": "Traceback (most recent call last):\n  a | b\nKeyError: 'x|y'"}),
@@ -137,7 +138,7 @@ def test_summary_escapes_error_cells(tmp_path):
     _, md_path = summarize_sweep(tmp_path)
     jobs = md_path.read_text().split("## Jobs")[1].strip().splitlines()
     assert len(jobs) == 4  # header, rule, two jobs
-    cells = lambda row: len(re.split(r"(?<!\\)\|", row)) - 2  # noqa: E731  (unescaped pipes)
+    cells = lambda row: len(re.split(r"(?<!\\)\|", row)) - 2  # unescaped pipes
     assert len({cells(row) for row in jobs}) == 1
     assert "Traceback (most recent call last):<br>a \\| b<br>KeyError: 'x\\|y'" in jobs[3]
 
@@ -182,7 +183,7 @@ def test_default_run_recovers_planted_complementary_pairs(tmp_path):
     for overrides, min_hit10, max_median in (([], 0.10, 0.15), (["objective.aux_weight=1.0"], 0.30, 0.03)):
         cfg = _cfg(tmp_path, ["train.progress=false", *overrides])
         run = tmp_path / f"run{len(overrides)}"
-        m = app.train(cfg, run)
+        app.train(cfg, run)
         art = Artifact.load(run / "artifact")
         pairs = instantiate(cfg.dataset).load().planted["complementary_pairs"]
         ranks = partner_ranks(art.embeddings["item"], pairs)

@@ -26,7 +26,8 @@ def test_cold_items_run_reports_every_row_on_both_launches(tmp_path):
     saved = json.loads((run / "metrics.json").read_text())
     cold = saved["cold_items"]
     assert cold == json.loads(json.dumps(m["cold_items"]))
-    rows = {"encoder", "encoder_isolated", "ridge", "category_popularity", "attribute_knn", "encoder_knn", "user_activity"}
+    rows = {"encoder", "encoder_isolated", "ridge", "category_popularity", "attribute_knn", "encoder_knn",
+            "user_activity"}
     assert set(cold["test"]) == rows and set(cold["valid"]) == rows
     assert cold["info"]["cold_items"]["valid"] + cold["info"]["cold_items"]["test"] == round(0.3 * 60)
     for row, res in cold["test"].items():

@@ -19,7 +19,8 @@ from hetrec.train.checkpoint import load_checkpoint, save_checkpoint
 from hetrec.train.run_folder import RunConfigMismatch, check_run_folder, record_failure
 
 TINY = ["dataset.num_users=120", "dataset.num_items=60", "dataset.num_interactions=4000", "dataset.num_pairs=10",
-        "train.max_epochs=2", "train.progress=false", "node_input.dim=16", "encoder.hidden_dim=16", "encoder.out_dim=16"]
+        "train.max_epochs=2", "train.progress=false", "node_input.dim=16", "encoder.hidden_dim=16",
+        "encoder.out_dim=16"]
 
 
 def _cfg(tmp_path, overrides):
@@ -30,16 +31,6 @@ def _cfg(tmp_path, overrides):
     register_configs()
     with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
         return compose("config", overrides=[f"cache_dir={tmp_path / 'cache'}", *overrides])
-
-
-class _Payload:
-    """Unpickling this creates a marker file: proof that a pickle was executed."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def test_resume_with_another_config_is_refused_naming_the_keys(tmp_path):
@@ -101,19 +92,19 @@ def test_checkpoint_is_weights_only_and_checked(tmp_path):
         load_checkpoint(p)
 
 
-def test_crafted_pickle_checkpoint_is_never_executed(tmp_path):
+def test_crafted_pickle_checkpoint_is_never_executed(tmp_path, pickle_payload):
     """Even with a manifest that vouches for it, a checkpoint whose unpickling would run code is refused."""
     p = tmp_path / "checkpoint.pt"
-    marker = tmp_path / "pwned"
+    payload, marker = pickle_payload
     save_checkpoint({"epoch": 1}, p)
-    torch.save({"epoch": 1, "evil": _Payload(marker)}, p)
+    torch.save({"epoch": 1, "evil": payload}, p)
     rec = {"size": p.stat().st_size, "sha256": sha256_file(p)}
     m = json.loads((tmp_path / "checkpoint.json").read_text())
     (tmp_path / "checkpoint.json").write_text(json.dumps({**m, "accept": [rec]}))
     with pytest.raises(DamagedFileError, match="checkpoint.pt: cannot be read"):
         load_checkpoint(p)
     assert not marker.exists()
-    p.write_bytes(pickle.dumps(_Payload(marker)))  # a plain pickle, no manifest entry: refused before parsing
+    p.write_bytes(pickle.dumps(payload))  # a plain pickle, no manifest entry: refused before parsing
     with pytest.raises(DamagedFileError):
         load_checkpoint(p)
     assert not marker.exists()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from toys import ToyEncoder, ToyInput, toy_graph_data
 
 from hetrec.objectives import LinkObjective
 from hetrec.objectives.samplers import (
@@ -21,7 +20,9 @@ from hetrec.objectives.samplers import (
 )
 from hetrec.objectives.scorers import CosineScorer, DistMultScorer, DotScorer
 from hetrec.train.model import LinkPredictionModel
-from hetrec.train.trainer import Trainer, seed_everything
+from hetrec.train.trainer import Trainer, resolve_device, seed_everything
+
+from toys import ToyEncoder, ToyInput, toy_graph_data
 
 SAMPLERS = {
     "uniform": functools.partial(UniformSampler, num_negatives=2),
@@ -128,8 +129,8 @@ def _run(run_dir, mode, kill_after=None):
             raise Killed(f"simulated kill after epoch {epoch}")
 
     tr = Trainer(model, data, mode=mode, batch_size=64, max_epochs=5, lr=0.02, patience=0, seed=3,
-                 scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5), progress=False, run_dir=run_dir, fanouts=[4, 4],
-                 callbacks=[kill])
+                 scheduler=functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5), progress=False,
+                 run_dir=run_dir, fanouts=[4, 4], callbacks=[kill])
     summary = tr.fit()
     return tr, summary
 
@@ -177,7 +178,7 @@ def test_config_errors_name_the_override():
     with pytest.raises(ValueError, match=r"objective\.target"):
         LinkObjective(data, 16, target="bought")
     with pytest.raises(ValueError, match=r"train\.device"):
-        Trainer(model, data, device="tpu") if False else __import__("hetrec.train.trainer", fromlist=["x"]).resolve_device("tpu")
+        resolve_device("tpu")
 
 
 @pytest.mark.parametrize("mode", ["full", "minibatch"])

@@ -1,7 +1,7 @@
 """Tiny hand-built GraphData and a trivial encoder for trainer tests (no dependency on the data/graph stages).
 
-A plain module (not conftest.py) so tests import it by a name no other test folder uses: `pytest tests/serve tests/train`
-collects both folders in one session."""
+A plain module (not conftest.py) so tests import it by a name no other test folder uses: `pytest tests/serve
+tests/train` collects both folders in one session."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hetrec._dgl import dgl
 from hetrec.data.idmap import IdMap
+from hetrec.dgl import dgl, dglnn
 from hetrec.graph.data import GraphData
-
-from dgl import nn as dglnn  # noqa: E402  (after hetrec._dgl)
 
 
 def toy_graph_data(num_users: int = 60, num_items: int = 40, seed: int = 0) -> GraphData:
@@ -46,7 +44,7 @@ def toy_graph_data(num_users: int = 60, num_items: int = 40, seed: int = 0) -> G
     cb_dst = cb_src + 1
     cb_s = np.concatenate([cb_src, cb_dst])
     cb_d = np.concatenate([cb_dst, cb_src])
-    t = lambda a: torch.as_tensor(a, dtype=torch.int64)  # noqa: E731
+    t = lambda a: torch.as_tensor(a, dtype=torch.int64)
     g = dgl.heterograph(
         {
             ("user", "clicks", "item"): (t(u[train]), t(i[train])),

@@ -102,3 +102,9 @@ def plain_config(v: object) -> object:
     if isinstance(v, (tuple, list)):
         return [plain_config(x) for x in v]
     return v
+
+
+def init_config(init_locals: Mapping[str, object]) -> dict[str, object]:
+    """A dataset's config from its ``__init__``'s ``locals()`` (taken first thing): every argument but ``root`` and
+    ``target``, which `Dataset` takes apart."""
+    return {k: v for k, v in init_locals.items() if k not in ("self", "root", "target", "__class__")}

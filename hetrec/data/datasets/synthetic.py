@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from hetrec.data.datasets.base import Dataset
+from hetrec.data.datasets.base import Dataset, init_config
 from hetrec.data.idmap import IdMap
 from hetrec.data.shop import ShopData
 from hetrec.errors import ConfigError
@@ -18,38 +18,28 @@ log = logging.getLogger("hetrec.data")
 # department -> category -> subcategories. Sibling subcategories of one category are complements
 # (smartphone + phone case, spaghetti + pasta sauce, ...): planted pairs join items of two siblings.
 CATALOG: dict[str, dict[str, list[str]]] = {
-    "Electronics": {
-        "Phones": ["smartphone", "phone case", "charger"],
-        "Computers": ["laptop", "laptop sleeve", "wireless mouse"],
-        "Audio": ["headphones", "bluetooth speaker", "audio cable"],
-    },
-    "Food": {
-        "Pasta": ["spaghetti", "pasta sauce", "parmesan"],
-        "Breakfast": ["cereal", "milk", "coffee"],
-        "Snacks": ["chips", "salsa dip", "soda"],
-    },
-    "Home": {
-        "Kitchen": ["frying pan", "spatula", "chef knife"],
-        "Bedroom": ["pillow", "duvet", "bed sheets"],
-        "Cleaning": ["detergent", "sponge", "mop"],
-    },
-    "Fashion": {
-        "Shoes": ["sneakers", "socks", "insoles"],
-        "Tops": ["t-shirt", "shirt", "jacket"],
-        "Accessories": ["belt", "wallet", "sunglasses"],
-    },
-    "Sports": {
-        "Running": ["running shoes", "water bottle", "sports watch"],
-        "Fitness": ["yoga mat", "dumbbells", "resistance band"],
-        "Cycling": ["bicycle", "helmet", "bike lights"],
-    },
-    "Beauty": {
-        "Skin care": ["moisturizer", "cleanser", "sunscreen"],
-        "Hair": ["shampoo", "conditioner", "hair dryer"],
-        "Makeup": ["lipstick", "mascara", "makeup brush"],
-    },
+    "Electronics": {"Phones": ["smartphone", "phone case", "charger"],
+                    "Computers": ["laptop", "laptop sleeve", "wireless mouse"],
+                    "Audio": ["headphones", "bluetooth speaker", "audio cable"]},
+    "Food": {"Pasta": ["spaghetti", "pasta sauce", "parmesan"],
+             "Breakfast": ["cereal", "milk", "coffee"],
+             "Snacks": ["chips", "salsa dip", "soda"]},
+    "Home": {"Kitchen": ["frying pan", "spatula", "chef knife"],
+             "Bedroom": ["pillow", "duvet", "bed sheets"],
+             "Cleaning": ["detergent", "sponge", "mop"]},
+    "Fashion": {"Shoes": ["sneakers", "socks", "insoles"],
+                "Tops": ["t-shirt", "shirt", "jacket"],
+                "Accessories": ["belt", "wallet", "sunglasses"]},
+    "Sports": {"Running": ["running shoes", "water bottle", "sports watch"],
+               "Fitness": ["yoga mat", "dumbbells", "resistance band"],
+               "Cycling": ["bicycle", "helmet", "bike lights"]},
+    "Beauty": {"Skin care": ["moisturizer", "cleanser", "sunscreen"],
+               "Hair": ["shampoo", "conditioner", "hair dryer"],
+               "Makeup": ["lipstick", "mascara", "makeup brush"]},
 }
-_SYLLABLES_A = ["Nor", "Ze", "Or", "Ve", "Ka", "Lu", "Bri", "Ter", "No", "Axi", "Cor", "Del", "Fyn", "Gal", "Hux", "Ira"]
+_SYLLABLES_A = [
+    "Nor", "Ze", "Or", "Ve", "Ka", "Lu", "Bri", "Ter", "No", "Axi", "Cor", "Del", "Fyn", "Gal", "Hux", "Ira",
+]
 _SYLLABLES_B = ["dic", "nix", "bit", "la", "to", "mo", "sa", "ra", "va", "on", "ex", "ly"]
 _ADJECTIVES = ["classic", "pro", "eco", "mini", "max", "lite", "premium", "basic", "sport", "deluxe", "plus", "smart"]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
@@ -137,9 +127,7 @@ class SyntheticShop(Dataset):
         root: str | None = None,
         target: str | None = None,
     ) -> None:
-        cfg = dict(locals())
-        for k in ("self", "root", "target", "__class__"):
-            cfg.pop(k, None)
+        cfg = init_config(locals())
         super().__init__(root=root, target=target, **cfg)
         for k in ("num_users", "num_items", "num_interactions", "num_segments", "num_departments",
                   "categories_per_department", "subcategories_per_category", "num_brands", "days"):
@@ -174,8 +162,9 @@ class SyntheticShop(Dataset):
         pop = 1.0 / np.arange(1, I + 1, dtype=np.float64) ** float(c["zipf_exponent"])
         pop = pop[rng.permutation(I)]
         B = int(c["num_brands"])
-        brands = [_SYLLABLES_A[k % len(_SYLLABLES_A)] + _SYLLABLES_B[(k // len(_SYLLABLES_A) + 3 * k) % len(_SYLLABLES_B)]
-                  + ("" if k < len(_SYLLABLES_A) * len(_SYLLABLES_B) else str(k)) for k in range(B)]
+        na, nb = len(_SYLLABLES_A), len(_SYLLABLES_B)
+        brands = [_SYLLABLES_A[k % na] + _SYLLABLES_B[(k // na + 3 * k) % nb] + ("" if k < na * nb else str(k))
+                  for k in range(B)]
         brand_dept = rng.integers(0, len(depts), B)
         # a brand mostly sells in its department; some items carry any brand
         item_dept = cat_dept[item_cat]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hetrec.data.datasets.base import Dataset
+from hetrec.data.datasets.base import Dataset, init_config
 from hetrec.data.errors import DataError, decode_error
 from hetrec.data.readers import (
     _row,
@@ -28,13 +28,24 @@ log = logging.getLogger("hetrec.data")
 ROLES = ("user", "item", "event", "timestamp", "weight", "basket", "split")
 
 
+def _table_config(init_locals: Mapping[str, object]) -> dict[str, object]:
+    """`init_config`, with ``bad_values`` only when it is not the default (error), so that the default keeps the
+    graph cache key."""
+    cfg = init_config(init_locals)
+    if check_policies(cfg.get("bad_values")) == check_policies(None):  # type: ignore[arg-type]
+        cfg.pop("bad_values")
+    return cfg
+
+
 def _attr_spec(spec: Mapping[str, object] | None, who: str) -> dict[str, tuple[str, str]]:
     """``{name: kind}`` or ``{name: {column: src, kind: kind}}`` -> ``{name: (source column, kind)}``."""
     out: dict[str, tuple[str, str]] = {}
     for name, v in (spec or {}).items():
         if isinstance(v, Mapping):
             if "kind" not in v:
-                raise ConfigError(f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)")
+                raise ConfigError(
+                    f"dataset.{who}_attr_columns.{name} needs a kind (numeric|categorical|text|multilabel)"
+                )
             out[str(name)] = (str(v.get("column", name)), str(v["kind"]))
         else:
             out[str(name)] = (str(name), str(v))
@@ -123,11 +134,7 @@ class Tables(Dataset):
         root: str | None = None,
         target: str | None = None,
     ) -> None:
-        cfg = dict(locals())
-        for k in ("self", "root", "target", "__class__"):
-            cfg.pop(k, None)
-        if check_policies(bad_values) == check_policies(None):  # the default (error) keeps the graph cache key
-            cfg.pop("bad_values")
+        cfg = _table_config(locals())
         super().__init__(root=root, target=target, **cfg)
         self.bad_values = check_policies(self._config.get("bad_values"))  # type: ignore[arg-type]
         c = self._config
@@ -317,11 +324,7 @@ class Baskets(Dataset):
         root: str | None = None,
         target: str | None = None,
     ) -> None:
-        cfg = dict(locals())
-        for k in ("self", "root", "target", "__class__"):
-            cfg.pop(k, None)
-        if check_policies(bad_values) == check_policies(None):  # the default (error) keeps the graph cache key
-            cfg.pop("bad_values")
+        cfg = _table_config(locals())
         if format not in ("lines", "long"):
             raise ConfigError(f"Baskets(format={format!r}); use lines or long (dataset.format=long)")
         super().__init__(root=root, target=target, **cfg)

@@ -110,7 +110,8 @@ class DeepWalk(Recommender):
     Neither half alone ranks well: the cosine of two input embeddings measures shared contexts, which a user and an
     item of a bipartite graph barely have, and the bare dot product is a PMI that removes popularity (on
     ml-100k-u1 with the defaults: test Recall@20 0.025 and 0.050 against 0.249 for the full score). Items never
-    seen in training score lowest. ``item_scores`` (item-item similarity) is the cosine of input embeddings (shared contexts).
+    seen in training score lowest. ``item_scores`` (item-item similarity) is the cosine of input embeddings (shared
+    contexts).
 
     Args:
         dim: embedding size (default 64).
@@ -129,18 +130,9 @@ class DeepWalk(Recommender):
 
     name = "DeepWalk"
 
-    def __init__(
-        self,
-        dim: int = 64,
-        walks_per_node: int = 10,
-        walk_length: int = 10,
-        window: int = 5,
-        negatives: int = 2,
-        epochs: int = 3,
-        lr: float = 0.0025,
-        batch_size: int = 8192,
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, dim: int = 64, walks_per_node: int = 10, walk_length: int = 10, window: int = 5,
+                 negatives: int = 2, epochs: int = 3, lr: float = 0.0025, batch_size: int = 8192,
+                 seed: int = 0) -> None:
         super().__init__()
         self.dim, self.walks_per_node, self.walk_length = int(dim), int(walks_per_node), int(walk_length)
         self.window, self.negatives, self.epochs = int(window), int(negatives), int(epochs)

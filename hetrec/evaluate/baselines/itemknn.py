@@ -21,7 +21,8 @@ class ItemKNN(Recommender):
     Args:
         k: neighbours kept per item (default 100).
         shrink: similarity shrinkage term added to the norm product (default 0.0).
-        block_items: items whose similarity column is computed at once (bounds memory: about 4 * num_items * block_items bytes; default 1024).
+        block_items: items whose similarity column is computed at once (bounds memory: about
+            4 * num_items * block_items bytes; default 1024).
 
     Shapes:
         score(users [n]) -> [n, num_items]; item_scores(items [n]) -> [n, num_items]

@@ -33,7 +33,8 @@ def test_lightgcn_contract_pure_has_no_parameters():
 
 
 def test_lightgcn_equals_paper_formula():
-    """E = mean_k (D^-1/2 A D^-1/2)^k E0 with A = [[0, R], [R^T, 0]], R = clicks + purchases (He et al., 2020, eq. 8)."""
+    """E = mean_k (D^-1/2 A D^-1/2)^k E0 with A = [[0, R], [R^T, 0]], R = clicks + purchases (He et al., 2020,
+    eq. 8)."""
     g, feats = toy_shop_graph()
     nu, ni = g.num_nodes("user"), g.num_nodes("item")
     torch.manual_seed(1)
@@ -100,10 +101,14 @@ def test_full_graph_operator_matches_per_relation_path_with_gradients(relations)
     """The cached full-graph operator (and its custom backward) gives the per-relation path's outputs and input
     gradients; with only ``clicks`` users receive nothing, so the per-relation path runs (operator is None)."""
     gen = torch.Generator().manual_seed(0)
+
+    def edges(num_src, num_dst):  # 300 random edges
+        return torch.randint(num_src, (300,), generator=gen), torch.randint(num_dst, (300,), generator=gen)
+
     g = dgl.heterograph(
         {
-            ("user", "clicks", "item"): (torch.randint(50, (300,), generator=gen), torch.randint(70, (300,), generator=gen)),
-            ("item", "rev_clicks", "user"): (torch.randint(70, (300,), generator=gen), torch.randint(50, (300,), generator=gen)),
+            ("user", "clicks", "item"): edges(50, 70),
+            ("item", "rev_clicks", "user"): edges(70, 50),
             ("item", "in", "cat"): (torch.arange(70), torch.randint(5, (70,), generator=gen)),
         },
         num_nodes_dict={"user": 55, "item": 72, "cat": 5},

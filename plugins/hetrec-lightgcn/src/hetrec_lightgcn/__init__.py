@@ -29,7 +29,7 @@ class _LayerMean(torch.autograd.Function):
     zero-filling, accumulation and their gradients) that dominated the per-relation path's step time."""
 
     @staticmethod
-    def forward(ctx, x, fwd, bwd, a, b, k):  # noqa: D102
+    def forward(ctx, x, fwd, bwd, a, b, k):
         ctx.bwd, ctx.a, ctx.b, ctx.k = bwd, a, b, k
         return _LayerMean.run(x, fwd, a, b, k)
 
@@ -44,7 +44,7 @@ class _LayerMean(torch.autograd.Function):
         return acc.div_(k + 1)
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: D102
+    def backward(ctx, grad):
         return _LayerMean.run(grad, ctx.bwd, ctx.b, ctx.a, ctx.k), None, None, None, None, None
 
 
