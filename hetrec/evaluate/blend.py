@@ -24,7 +24,8 @@ import torch
 from hetrec.evaluate.ranking import ScoreFn, evaluate_split, per_user_metrics
 from hetrec.graph.data import GraphData
 
-__all__ = ["standardize_rows", "BlendScorer", "ScoreBlend", "exclusions", "partner_config"]
+__all__ = ["BlendScorer", "ScoreBlend", "blend_from_config", "exclusions", "partner_config", "select_weight",
+           "standardize_rows"]
 
 
 def exclusions(data: GraphData, split: str) -> sp.csr_matrix:
@@ -188,8 +189,8 @@ class ScoreBlend:
         pairs."""
         if not len(data.splits.get("valid", ((),))[0]) and len(self.weights) != 1:
             raise ValueError(
-                f"evaluate.blend chooses its weight on validation but this run has no validation pairs; set "
-                f"graph.split.valid_ratio>0, or fix the weight with one value: evaluate.blend_weights=[1.0]"
+                "evaluate.blend chooses its weight on validation but this run has no validation pairs; set "
+                "graph.split.valid_ratio>0, or fix the weight with one value: evaluate.blend_weights=[1.0]"
             )
 
     def select(self, data: GraphData, base: ScoreFn, ks: Sequence[int]) -> float:

@@ -72,7 +72,7 @@ def test_linear_part_alone_and_item_scores():
 
 
 def test_k_is_capped_and_the_svd_solvers_agree():
-    r, data = _tiny()
+    _, data = _tiny()
     rn, _ = normalized_interactions(data.interaction_matrix("train"))
     s_dense, v_dense, used = top_right_singular_vectors(rn, 100, "dense")
     assert used == "dense" and len(s_dense) == 11  # capped at the smaller side

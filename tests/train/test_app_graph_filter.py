@@ -34,9 +34,6 @@ def test_graph_filter_job_matches_a_direct_fit(tmp_path):
     data = app.load_data(cfg)
     direct = evaluate_split(data, GraphFilter(k=16).fit(data).score, "test", (10, 20))
     assert abs(direct["recall@20"] - m["test"]["recall@20"]) < 1e-9
-    pop = evaluate_split(data, lambda u: torch.from_numpy(
-        data.interaction_matrix("train").getnnz(axis=0).astype("float32")).expand(len(u), -1), "test", (20,))
-    assert m["test"]["recall@20"] > pop["recall@20"]  # the planted taste structure beats popularity
 
 
 def test_gnn_blend_records_the_weight_chosen_on_validation(tmp_path):
@@ -65,3 +62,32 @@ def test_blend_settings_that_cannot_work_are_named(tmp_path):
         app.train(_cfg(tmp_path, GNN + ["evaluate.blend=nope"]), tmp_path / "b")
     with pytest.raises(ValueError, match="valid_ratio"):
         app.train(_cfg(tmp_path, GNN + ["evaluate.blend=graph_filter", "graph.split.valid_ratio=0"]), tmp_path / "c")
+
+
+def test_baseline_jobs_run_under_train_num_threads():
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    with app.cpu_threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.slow
+def test_graph_filter_in_a_multirun_with_its_sweep_summary(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sweep = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "hetrec.train.app", "-m", "model=graph_filter,baseline/mostpop", *TINY,
+           "evaluate.bootstrap=20", f"cache_dir={tmp_path / 'cache'}", f"hydra.sweep.dir={sweep}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(Path(app.__file__).resolve().parents[2])})
+    assert res.returncode == 0, res.stderr[-3000:]
+    job = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert job["status"] == "ok" and job["encoder"] == "graph_filter" and job["model"] == "GF-CF"
+    md = (sweep / "summary.md").read_text()
+    assert "model=graph_filter" in md and "test/recall@20 95% CI" in md

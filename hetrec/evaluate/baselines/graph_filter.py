@@ -125,7 +125,7 @@ class GraphFilter(Recommender):
             inv_sqrt = np.divide(1.0, np.sqrt(di), out=np.zeros_like(di), where=di > 0)
             self.left = (v * inv_sqrt[:, None]).astype(np.float32)
             self.right = torch.from_numpy(np.ascontiguousarray((v * np.sqrt(di)[:, None]).T, dtype=np.float32))
-            info.update(k=int(len(s)), svd_solver=solver, svd_seconds=round(time.perf_counter() - t, 3),
+            info.update(k=len(s), svd_solver=solver, svd_seconds=round(time.perf_counter() - t, 3),
                         singular_value_max=float(s[0]), singular_value_min=float(s[-1]))
         linear = sp.csr_matrix(rn.T @ rn, dtype=np.float32)  # R~^T R~, symmetric
         if n * n * 4 <= self.dense_max_mb * 2**20:
