@@ -83,7 +83,8 @@ def main() -> None:
                                                       ("eval_seconds", None, "eval_seconds"),
                                                       ("svd_seconds", None, "svd_seconds")])
     seconds = sum(float(m.get("wall_seconds") or 0) for m in rows)
-    cmd = "HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/graph_filter.py " + " ".join(sys.argv[1:])
+    shown = [a for a in sys.argv[1:] if a not in ("--only-table", "--keep-finished")]  # how the rows were run
+    cmd = "HETREC_DATA=/work/shared/datasets .venv/bin/python benchmarks/graph_filter.py " + " ".join(shown)
     command, facts = provenance(rows, cmd.strip(), seconds)
     lines = [
         "# GF-CF graph filter (`model=graph_filter`)",
