@@ -161,6 +161,8 @@ def run_baseline(cfg: DictConfig, data: GraphData | None = None, t_start: float 
         "num_items": data.num_items,
         "config": OmegaConf.to_container(cfg.model, resolve=True),
     }
+    if getattr(model, "info", None):  # what the fit built (e.g. GF-CF: SVD rank, seconds, filter size)
+        out["model_info"] = dict(model.info)
     t1 = time.perf_counter()
     for split, key in (("valid", "val"), ("test", "test")):
         if len(data.splits.get(split, ((),))[0]):

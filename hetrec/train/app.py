@@ -22,6 +22,7 @@ the sum of both fits. The test split is never used for any choice.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.resources
 import json
@@ -42,6 +43,7 @@ from hetrec.errors import (
     user_error,
 )
 from hetrec.evaluate.associations import cosine_item_scores, item_quality
+from hetrec.evaluate.blend import blend_from_config
 from hetrec.evaluate.runner import (
     evaluate_associations,
     heldout_baskets,
@@ -141,16 +143,38 @@ def run_baseline_job(cfg: DictConfig, run_dir: Path) -> dict:
 
     t_start = time.perf_counter()
     validate_config(cfg)
+    if cfg.evaluate.get("blend"):
+        raise ConfigError(f"evaluate.blend={cfg.evaluate.blend} blends a GNN's scores with a partner; a baseline job "
+                          f"(model={_choice('model', cfg.model)}) takes none: drop evaluate.blend or use model=gnn")
     job = cfg.copy()
     with open_dict(job):  # the option name (baseline/ease) names the row
         job.model_name = _choice("model", cfg.model)
     data = load_data(cfg)
     validate_against_data(cfg, data)
     seed_everything(int(cfg.seed))
-    metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start, eval_options=eval_options(cfg))}
+    with cpu_threads(cfg.train.get("num_threads")):
+        metrics = {"status": "ok", **run_baseline(job, data=data, t_start=t_start, eval_options=eval_options(cfg))}
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return metrics
+
+
+@contextlib.contextmanager
+def cpu_threads(n):
+    """``train.num_threads`` for a baseline job: torch's threads and, through threadpoolctl, the BLAS threads that
+    numpy/scipy use (SVDs, dense products); ``None`` leaves both as they are."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        with threadpool_limits(limits=max(1, int(n))):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def build_model(cfg: DictConfig, data):
@@ -182,6 +206,9 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     t_start = time.perf_counter()
     data = load_data(cfg)
     validate_against_data(cfg, data)
+    blend = blend_from_config(cfg, CONF_DIR)
+    if blend is not None:
+        blend.check(data)
     seed = int(cfg.seed)
     seed_everything(seed)
     model, feat_dims = build_model(cfg, data)
@@ -202,6 +229,10 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         val = trainer.evaluate("valid", emb, **options)
     else:
         val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+    if blend is not None:  # evaluate.blend: the weight is chosen here, on validation, before any test figure
+        blend.select(data, trainer.score_fn(emb), list(cfg.evaluate.ks))
+        blend_val = blend.evaluate(data, trainer.score_fn(emb), "valid", list(cfg.evaluate.ks), **options) \
+            if trainer.has_valid else {}
     select_seconds = float(summary["train_seconds"])
     refit_info: dict = {"refit": False}
     select_split_hash = data.split_hash
@@ -222,6 +253,8 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         log.warning("train.refit=true but this run has no validation pairs (graph.split.valid_ratio=0?): nothing to "
                     "merge back, the selection run is reported as is")
     test = trainer.evaluate("test", emb, **options) if has_test else None
+    if blend is not None and has_test:
+        blend_test = blend.evaluate(data, trainer.score_fn(emb), "test", list(cfg.evaluate.ks), **options)
     metrics = {
         "status": "ok",
         "dataset": data.name or _choice("dataset", cfg.dataset),
@@ -255,8 +288,14 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
         from hetrec.evaluate.cold_items import evaluate_cold_items
 
         metrics["cold_items"] = evaluate_cold_items(data, model, emb, list(cfg.evaluate.ks), **options)
+    gnn_test = metrics.get("test")
+    if blend is not None:  # the job's figures are the blend's; the GNN alone stays beside them (and in the artifact)
+        metrics["blend"] = {**blend.report, "gnn_val": metrics["val"], "gnn_test": gnn_test}
+        metrics["val"] = {k: float(v) for k, v in blend_val.items() if "@" in k}
+        if has_test:
+            metrics["test"] = {k: float(v) for k, v in blend_test.items() if "@" in k or k.endswith("/num_users")}
     metrics.update(run_facts(t_start))
-    save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", metrics)
+    save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", {**metrics, "test": gnn_test})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 

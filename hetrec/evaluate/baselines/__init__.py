@@ -3,6 +3,7 @@
 from hetrec.evaluate.baselines.association_rules import AssociationRules, frequent_itemsets, pair_rules
 from hetrec.evaluate.baselines.base import Recommender, train_matrix
 from hetrec.evaluate.baselines.ease import EASE
+from hetrec.evaluate.baselines.graph_filter import GraphFilter
 from hetrec.evaluate.baselines.graph_walks import DeepWalk, PersonalizedPageRank, homogeneous_adjacency
 from hetrec.evaluate.baselines.itemknn import ItemKNN
 from hetrec.evaluate.baselines.mf_bpr import MFBPR
@@ -20,5 +21,6 @@ __all__ = [
     "frequent_itemsets",
     "PersonalizedPageRank",
     "DeepWalk",
+    "GraphFilter",
     "homogeneous_adjacency",
 ]
