@@ -62,6 +62,8 @@ CONF_DIR = str(importlib.resources.files("hetrec.conf"))
 """The app's Hydra configs: the installed package ``hetrec.conf`` (the repository's top-level ``conf/`` folder, mapped
 into the package by pyproject's package-dir, so a wheel install and a checkout compose the same configs)."""
 
+JOB_RUNNERS: dict = {}  # more train.mode values: name -> f(cfg, run_dir) -> metrics | None (hetrec.dist.modes)
+
 TEST_KEYS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@20", "mrr@20", "coverage@20")
 
 
@@ -85,14 +87,15 @@ def validate_config(cfg: DictConfig) -> None:
                           f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
     layers = cfg.encoder.get("num_layers")
     fanouts = cfg.train.get("fanouts")
-    if cfg.train.mode == "minibatch" and fanouts is not None and layers is not None and len(fanouts) != int(layers):
+    if cfg.train.mode in ("minibatch", "distributed") and fanouts is not None and layers is not None and len(fanouts) != int(layers):
         raise ConfigError(
             f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
             f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
             f"or encoder.num_layers={len(fanouts)}"
         )
-    if cfg.train.mode not in ("full", "minibatch"):
-        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
+    if cfg.train.mode not in ("full", "minibatch", *JOB_RUNNERS):
+        modes = "|".join(("full", "minibatch", *JOB_RUNNERS))
+        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode={modes}")
 
 
 def trainer_options(cfg: DictConfig) -> dict:
@@ -447,7 +450,8 @@ def task(cfg: DictConfig) -> dict | None:
     with run_lock(run_dir):  # one writer per run folder
         try:
             check_run_folder(cfg, run_dir)
-            metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
+            runner = JOB_RUNNERS.get(cfg.train.get("mode"), train)
+            metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else runner(cfg, run_dir)
         except Exception as e:  # noqa: BLE001
             err = user_error(e)
             failed = record_failure(run_dir, e, {
@@ -463,7 +467,8 @@ def task(cfg: DictConfig) -> dict | None:
                       f"where it was raised)", file=sys.stderr)
                 raise SystemExit(EXIT_USER_ERROR) from None
             raise
-    _print_result(run_dir, metrics)
+    if metrics is not None:
+        _print_result(run_dir, metrics)
     return metrics
 
 
