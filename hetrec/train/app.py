@@ -87,7 +87,8 @@ def validate_config(cfg: DictConfig) -> None:
                           f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
     layers = cfg.encoder.get("num_layers")
     fanouts = cfg.train.get("fanouts")
-    if cfg.train.mode in ("minibatch", "distributed") and fanouts is not None and layers is not None and len(fanouts) != int(layers):
+    sampled = cfg.train.mode in ("minibatch", "distributed")
+    if sampled and fanouts is not None and layers is not None and len(fanouts) != int(layers):
         raise ConfigError(
             f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
             f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
@@ -236,14 +237,15 @@ def build_model(cfg: DictConfig, data):
     return model, spec["feat_dims"]
 
 
-def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
-    """Run one training job into ``run_dir``; return the metrics dict written to ``metrics.json``."""
+def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_trainer=None) -> dict:
+    """Run one training job into ``run_dir``; return the metrics dict written to ``metrics.json``. ``data`` (default:
+    built from ``cfg``) and ``make_trainer`` (default ``Trainer``) let hetrec.dist train on DGL's engine."""
     from hetrec.train.trainer import Trainer, resolve_device, seed_everything
 
     validate_config(cfg)
     (run_dir / "error.txt").unlink(missing_ok=True)  # stale from an earlier failed attempt in this folder
     t_start = time.perf_counter()
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     validate_against_data(cfg, data)
     seed = int(cfg.seed)
     seed_everything(seed)
@@ -251,7 +253,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     tc = trainer_options(cfg)
     device = resolve_device(tc.pop("device", "auto"))
     refit = bool(tc.pop("refit", False))
-    trainer = Trainer(
+    trainer = (make_trainer or Trainer)(
         model, data, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
         eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks,
         config_hash=resume_hash(cfg), **tc,
