@@ -231,7 +231,8 @@ class DistTrainer(Trainer):
             if task.sampler.draws:
                 nd = neg_g.edges(etype=et)[1].view(-1, task.sampler.num_negatives)
                 negs = {"neg_rows": nd, "neg_ids": self._orig(dt_, neg_g.nodes[dt_].data[nid][nd])}
-            src_ids, dst_ids = self._orig(st, pos_g.nodes[st].data[nid][ps]), self._orig(dt_, pos_g.nodes[dt_].data[nid][pd])
+            src_ids = self._orig(st, pos_g.nodes[st].data[nid][ps])
+            dst_ids = self._orig(dt_, pos_g.nodes[dt_].data[nid][pd])
             term = obj.batch_loss(
                 task, h, x, src_ids, dst_ids,
                 src_rows=ps, dst_rows=pd, reg_inputs=[x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds], **negs,
