@@ -362,6 +362,11 @@ def _distributed_job(cfg: DictConfig, run_dir: Path):
     trainer = make_trainer(model, data, seed=int(cfg.seed), device="cpu", run_dir=run_dir, ks=list(cfg.evaluate.ks),
                            eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)),
                            config_hash=resume_hash(cfg), **tc)
-    trainer.fit()
-    print(f"hetrec-train: trainer rank {rank} done; rank 0 writes the results")
+    summary = trainer.fit()
+    from hetrec.evaluate.runner import peak_rss_gb
+
+    facts = {"rank": rank, "epochs": summary["epochs"], "train_seconds": summary["train_seconds"],
+             "peak_rss_gb": round(peak_rss_gb(), 3)}
+    atomic_write_text(run_dir / "trainer.json", json.dumps(facts, indent=1))
+    print(f"hetrec-train: trainer rank {rank} done ({run_dir / 'trainer.json'}); rank 0 writes the results")
     return None
