@@ -65,3 +65,27 @@ def test_two_parts_two_servers_two_trainers_match_single_process(tmp_path):
     margin = max(hi - lo, 0.03)  # the seed-to-seed spread (at least 3 points: three seeds undersample it)
     got = m["test"]["recall@20"]
     assert lo - margin <= got <= hi + margin, (got, singles)
+
+
+def test_a_killed_trainer_stops_the_run_with_a_clear_error_and_the_rerun_resumes(tmp_path):
+    import time
+
+    run, parts = tmp_path / "dist", tmp_path / "parts"
+    cmd = [sys.executable, "-m", "hetrec.dist.launch", "launch", "--parts", "2", "--partition-dir", str(parts),
+           "--trainers", "2", "--run-dir", str(run), "--timeout", "1500", "--", "-cp", CONF,
+           *[a for a in RUN if a != "train.max_epochs=2"], "train.max_epochs=3", f"cache_dir={tmp_path / 'c'}"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 1200
+    while not (run / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(1)
+    assert (run / "checkpoint.pt").exists(), proc.communicate()
+    victim = subprocess.run(["pgrep", "-f", f"hydra.run.dir={run / 'trainer1'}"], capture_output=True, text=True)
+    os.kill(int(victim.stdout.split()[0]), 9)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert "1: exit -9" in err and "resumes: rerun the same command" in err, err
+    again = subprocess.run(cmd, env=_env(), timeout=1800, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["epochs"] == 3 and m["resumed_from"] >= 1
+    assert [json.loads(x)["epoch"] for x in (run / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3]
