@@ -63,5 +63,9 @@ def register_stub() -> bool:
     stub = types.ModuleType("dgl.graphbolt")
     stub.__doc__ = "Empty stand-in registered by hetrec: GraphBolt has no build for this torch."
     stub._hetrec_stub = True  # type: ignore[attr-defined]
+    # DGL's distributed server tests ``isinstance(g, dgl.graphbolt.FusedCSCSamplingGraph)`` when it loads a
+    # partition (dgl/distributed/dist_graph.py, _format_partition): without the name the server dies with an
+    # AttributeError. No object is ever an instance of this placeholder, so the server takes its DGLGraph path.
+    stub.FusedCSCSamplingGraph = type("FusedCSCSamplingGraph", (), {"__doc__": "GraphBolt placeholder (hetrec)."})
     sys.modules["dgl.graphbolt"] = stub
     return True

@@ -36,6 +36,7 @@ def train_main() -> None:
     if message:
         print(message, file=sys.stderr)
         sys.exit(2)
+    import hetrec.dist.modes  # noqa: F401 (registers train.mode=partition|distributed)
     from hetrec.train.app import main as app_main
 
     app_main()

@@ -51,7 +51,7 @@ from hetrec.evaluate.runner import (
     run_facts,
 )
 from hetrec.io import atomic_write_text, run_lock
-from hetrec.train.checks import validate_against_data, validate_config
+from hetrec.train.checks import JOB_RUNNERS, validate_against_data, validate_config
 from hetrec.train.run_folder import (
     check_run_folder,
     command_line,
@@ -197,14 +197,15 @@ def build_model(cfg: DictConfig, data):
     return model, spec["feat_dims"]
 
 
-def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
-    """Run one training job into ``run_dir``; return the metrics dict written to ``metrics.json``."""
+def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_trainer=None) -> dict:
+    """Run one training job into ``run_dir``; return the metrics dict written to ``metrics.json``. ``data`` (default:
+    built from ``cfg``) and ``make_trainer`` (default ``Trainer``) let hetrec.dist train on DGL's engine."""
     from hetrec.train.trainer import Trainer, resolve_device, seed_everything
 
     validate_config(cfg)
     (run_dir / "error.txt").unlink(missing_ok=True)  # stale from an earlier failed attempt in this folder
     t_start = time.perf_counter()
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     validate_against_data(cfg, data)
     blend = blend_from_config(cfg, CONF_DIR)
     if blend is not None:
@@ -215,7 +216,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=()) -> dict:
     tc = trainer_options(cfg)
     device = resolve_device(tc.pop("device", "auto"))
     refit = bool(tc.pop("refit", False))
-    trainer = Trainer(
+    trainer = (make_trainer or Trainer)(
         model, data, seed=seed, device=device, run_dir=run_dir, ks=list(cfg.evaluate.ks),
         eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)), callbacks=callbacks,
         config_hash=resume_hash(cfg), **tc,
@@ -427,7 +428,8 @@ def task(cfg: DictConfig) -> dict | None:
     with run_lock(run_dir):  # one writer per run folder
         try:
             check_run_folder(cfg, run_dir)
-            metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else train(cfg, run_dir)
+            runner = JOB_RUNNERS.get(cfg.train.get("mode"), train)
+            metrics = run_baseline_job(cfg, run_dir) if is_baseline(cfg) else runner(cfg, run_dir)
         except Exception as e:
             err = user_error(e)
             failed = record_failure(run_dir, e, {
@@ -443,7 +445,8 @@ def task(cfg: DictConfig) -> dict | None:
                       f"where it was raised)", file=sys.stderr)
                 raise SystemExit(EXIT_USER_ERROR) from None
             raise
-    _print_result(run_dir, metrics)
+    if metrics is not None:
+        _print_result(run_dir, metrics)
     return metrics
 
 

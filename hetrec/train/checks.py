@@ -29,6 +29,9 @@ NUMBERS: dict[str, tuple[type, object]] = {
 
 INT_LISTS = {"evaluate.ks": "[10,20]", "train.fanouts": "[10,10]"}
 
+JOB_RUNNERS: dict = {}
+"""More ``train.mode`` values: name -> ``f(cfg, run_dir) -> metrics | None`` (registered by hetrec.dist.modes)."""
+
 
 def check_types(cfg: DictConfig) -> None:
     """Raise `ConfigError` naming the key when a value of `NUMBERS` is not a number of its type, or a key of
@@ -72,14 +75,16 @@ def validate_config(cfg: DictConfig) -> None:
                           f"evaluate.ks=[{','.join(str(k) for k in sorted(set(ks) | set(missing)))}]")
     layers = cfg.encoder.get("num_layers")
     fanouts = cfg.train.get("fanouts")
-    if cfg.train.mode == "minibatch" and fanouts is not None and layers is not None and len(fanouts) != int(layers):
+    sampled = cfg.train.mode in ("minibatch", "distributed")
+    if sampled and fanouts is not None and layers is not None and len(fanouts) != int(layers):
         raise ConfigError(
             f"train.fanouts={list(fanouts)} has {len(fanouts)} values but encoder.num_layers={layers}; set "
             f"train.fanouts to {layers} values (e.g. train.fanouts=[{','.join(['10'] * int(layers))}]) "
             f"or encoder.num_layers={len(fanouts)}"
         )
-    if cfg.train.mode not in ("full", "minibatch"):
-        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode=full or train.mode=minibatch")
+    if cfg.train.mode not in ("full", "minibatch", *JOB_RUNNERS):
+        modes = "|".join(("full", "minibatch", *JOB_RUNNERS))
+        raise ConfigError(f"train.mode={cfg.train.mode} is unknown; use train.mode={modes}")
 
 
 def validate_against_data(cfg: DictConfig, data) -> None:

@@ -19,7 +19,7 @@ __all__ = ["RESUME_FREE_KEYS", "RUN_CONFIG", "RunConfigMismatch", "check_run_fol
            "resume_hash", "command_line", "finished"]
 
 RESUME_FREE_KEYS = ("train.device", "train.progress", "train.num_workers", "train.num_threads", "cache_dir",
-                    "evaluate.chunk_size")
+                    "evaluate.chunk_size", "dist.partition_dir", "dist.backend")
 """Config keys that may change between a run and its resumption (they do not change what is computed)."""
 RUN_CONFIG = "run_config.json"
 
