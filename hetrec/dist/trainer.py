@@ -165,23 +165,8 @@ class DistTrainer(Trainer):
 
     # ------------------------------------------------------------------ distributed mini-batches
     def _negative_sampler(self):
-        drawing = {t.etype: t for t in self.model.objective.tasks if t.sampler.draws}
-        if not drawing:
-            return None
-
-        def sample(g, eids):  # the task's own sampler, in original ids; DGL gets shuffled ids back
-            out = {}
-            for et, e in eids.items():
-                task = drawing.get(g.to_canonical_etype(et))
-                if task is None:
-                    continue
-                src, _ = g.find_edges(e, etype=task.etype)
-                neg, _ = task.sampler.sample(self.to_orig[task.etype[0]][src.long()])
-                neg = self.to_new[task.etype[2]][neg.long()]
-                out[task.etype] = (src.repeat_interleave(neg.shape[1]), neg.reshape(-1).to(src.dtype))
-            return out
-
-        return sample
+        # the task's own sampler, in original ids; DGL gets shuffled ids back
+        return self.model.objective.dgl_negative_sampler(self._orig, lambda nt, ids: self.to_new[nt][ids.long()])
 
     def _minibatch_loader(self):
         g = self.dg
@@ -219,26 +204,7 @@ class DistTrainer(Trainer):
         dst_ids = (self._orig(dt, blocks[-1].dstnodes[dt].data[nid])
                    if dt in h and obj.item_bias is not None else None)
         h = obj.augment(h, dst_ids)
-        seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
-        loss = None
-        for task in obj.tasks:
-            et = task.etype
-            if pos_g.num_edges(et) == 0:
-                continue
-            st, dt_ = et[0], et[2]
-            ps, pd = pos_g.edges(etype=et)
-            negs = {}
-            if task.sampler.draws:
-                nd = neg_g.edges(etype=et)[1].view(-1, task.sampler.num_negatives)
-                negs = {"neg_rows": nd, "neg_ids": self._orig(dt_, neg_g.nodes[dt_].data[nid][nd])}
-            src_ids = self._orig(st, pos_g.nodes[st].data[nid][ps])
-            dst_ids = self._orig(dt_, pos_g.nodes[dt_].data[nid][pd])
-            term = obj.batch_loss(
-                task, h, x, src_ids, dst_ids,
-                src_rows=ps, dst_rows=pd, reg_inputs=[x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds], **negs,
-            )
-            loss = term if loss is None else loss + term
-        return loss
+        return obj.blocks_loss(h, x, pos_g, neg_g, blocks, to_ids=self._orig)[0]
 
     def _train_epoch_minibatch(self) -> tuple[float, int]:
         # every rank draws its own negatives and shuffles its own share of edges

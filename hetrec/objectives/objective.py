@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hetrec.dgl import dgl
 from hetrec.errors import ConfigError
 from hetrec.graph.data import GraphData
 from hetrec.objectives.losses import LOSSES
@@ -246,9 +247,14 @@ class LinkObjective(nn.Module):
         neg = sc.all(h_src, negs.emb) if negs.shared else sc.many(h_src, negs.emb)
         return self.loss_fn(sc(h_src, h_dst), neg, negs.mask, self.temperature)
 
-    def dgl_negative_sampler(self):
+    def dgl_negative_sampler(self, to_ids: Callable | None = None, from_ids: Callable | None = None):
         """The tasks' samplers as DGL's ``negative_sampler(g, eids) -> {etype: (src, dst)}`` for
-        ``dgl.dataloading.as_edge_prediction_sampler``, or ``None`` when no task draws negatives."""
+        ``dgl.dataloading.as_edge_prediction_sampler``, or ``None`` when no task draws negatives.
+
+        Args:
+            to_ids, from_ids: ``f(ntype, ids) -> ids`` mapping the loader graph's node ids to the objective's and back
+                (a partitioned graph renumbers nodes); default: the same ids.
+        """
         drawing = {t.etype: t for t in self.tasks if t.sampler.draws}
         if not drawing:
             return None
@@ -259,12 +265,50 @@ class LinkObjective(nn.Module):
                 task = drawing.get(g.to_canonical_etype(et))
                 if task is None:
                     continue
+                st, _, dt = task.etype
                 src, _ = g.find_edges(e, etype=task.etype)
-                neg, _ = task.sampler.sample(src)
+                neg, _ = task.sampler.sample(src if to_ids is None else to_ids(st, src))
+                neg = neg if from_ids is None else from_ids(dt, neg)
                 out[task.etype] = (src.repeat_interleave(neg.shape[1]), neg.reshape(-1).to(src.dtype))
             return out
 
         return sample
+
+    def blocks_loss(self, h: dict[str, torch.Tensor], x: dict[str, torch.Tensor], pos_g, neg_g, blocks,
+                    to_ids: Callable | None = None) -> tuple[torch.Tensor | None, int]:
+        """Loss of one mini-batch of DGL's edge-prediction loader: every task's positive edges of ``pos_g`` (and
+        drawn negatives of ``neg_g``) against the output embeddings ``h`` of ``blocks``; the inputs of the output nodes
+        are regularised.
+
+        Args:
+            to_ids: ``f(ntype, ids) -> ids`` from the loader graph's node ids (``dgl.NID``) to the objective's
+                (default: the same ids, on CPU).
+
+        Returns:
+            ``(loss or None when the batch holds no task edge, positives of the main task)``.
+        """
+        to_ids = to_ids or (lambda nt, ids: ids.cpu())
+        nid = dgl.NID
+        seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
+        loss, n_pos = None, 0
+        for task in self.tasks:
+            et = task.etype
+            if pos_g.num_edges(et) == 0:
+                continue
+            st, _, dt = et
+            ps, pd = pos_g.edges(etype=et)
+            negs = {}
+            if task.sampler.draws:  # the loader drew them into the blocks: local rows and their global ids
+                nd = neg_g.edges(etype=et)[1].view(-1, task.sampler.num_negatives)
+                negs = {"neg_rows": nd, "neg_ids": to_ids(dt, neg_g.nodes[dt].data[nid][nd])}
+            term = self.batch_loss(
+                task, h, x, to_ids(st, pos_g.nodes[st].data[nid][ps]), to_ids(dt, pos_g.nodes[dt].data[nid][pd]),
+                src_rows=ps, dst_rows=pd, reg_inputs=[x[nt][: seeds[nt]] for nt in (st, dt) if nt in seeds], **negs,
+            )
+            loss = term if loss is None else loss + term
+            if task is self.tasks[0]:
+                n_pos += int(ps.numel())
+        return loss, n_pos
 
     def regularization(self, *inputs: torch.Tensor) -> torch.Tensor:
         """``reg_weight * sum ||x||^2 / (2 B)`` over input-embedding rows of the batch (B = rows of the first)."""

@@ -419,7 +419,6 @@ class Trainer:
         loader = self._minibatch_loader()
         total, n_pos, steps, t0 = 0.0, 0, 0, time.perf_counter()
         bar = self._bar(len(loader))
-        nid = dgl.NID
         for batch in loader:
             if len(batch) == 4:
                 input_nodes, pos_g, neg_g, blocks = batch
@@ -429,26 +428,8 @@ class Trainer:
             if not isinstance(input_nodes, dict):
                 input_nodes = {self.graph.ntypes[0]: input_nodes}
             h, x = self.model.embed_blocks(blocks, input_nodes, self.features)
-            seeds = {nt: blocks[-1].num_dst_nodes(nt) for nt in blocks[-1].dsttypes}
-            loss = None
-            for task in obj.tasks:
-                et = task.etype
-                if pos_g.num_edges(et) == 0:
-                    continue
-                st, dt_ = et[0], et[2]
-                ps, pd = pos_g.edges(etype=et)
-                negs = {}
-                if task.sampler.draws:  # the loader drew them into the blocks: local rows and their global ids
-                    nd = neg_g.edges(etype=et)[1].view(-1, task.sampler.num_negatives)
-                    negs = {"neg_rows": nd, "neg_ids": neg_g.nodes[dt_].data[nid][nd].cpu()}
-                term = obj.batch_loss(
-                    task, h, x, pos_g.nodes[st].data[nid][ps].cpu(), pos_g.nodes[dt_].data[nid][pd].cpu(),
-                    src_rows=ps, dst_rows=pd, reg_inputs=[x[nt][: seeds[nt]] for nt in (st, dt_) if nt in seeds],
-                    **negs,
-                )
-                loss = term if loss is None else loss + term
-                if task is obj.tasks[0]:
-                    n_pos += int(ps.numel())
+            loss, n = obj.blocks_loss(h, x, pos_g, neg_g, blocks)
+            n_pos += n
             if loss is None:
                 continue
             self._step(loss)
