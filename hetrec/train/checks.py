@@ -15,7 +15,7 @@ NUMBERS: dict[str, tuple[type, object]] = {
     "train.lr": (float, 0.01),
     "train.batch_size": (int, 8192),
     "train.max_epochs": (int, 30),
-    "train.weight_decay": (float, 0.0),
+    "train.optimizer.weight_decay": (float, 0.0),
     "train.patience": (int, 5),
     "train.eval_every": (int, 1),
     "train.grad_clip": (float, 1.0),

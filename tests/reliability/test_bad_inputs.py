@@ -179,6 +179,7 @@ WRONG_HINT_BEFORE = {"user-column-misnamed", "date-format-wrong", "date-unparsea
 CONFIG_CASES = [
     ("batch-size-zero", ["train.batch_size=0"], ["train.batch_size"]),
     ("lr-not-a-number", ["train.lr=abc"], ["train.lr='abc'", "not a number"]),
+    ("weight-decay-not-a-number", ["train.optimizer.weight_decay=abc"], ["train.optimizer.weight_decay", "abc"]),
     ("lr-negative", ["train.lr=-1"], ["train.lr=-1", "positive"]),
     ("max-epochs-zero", ["train.max_epochs=0"], ["train.max_epochs"]),
     ("ks-without-10-20", ["evaluate.ks=[5]"], ["evaluate.ks", "[5,10,20]"]),
