@@ -96,7 +96,8 @@ class Negatives:
             (``shared=True``: the batch's other destinations, or every destination).
         mask: bool, shape of the scores (``[B, K]`` or ``[B, N]``): False = not a negative (ignored by the loss);
             ``None`` = all valid.
-        rows: ``[B, K]`` rows of the destination embeddings that were drawn (their inputs are regularised), or ``None``.
+        rows: the rows of the destination embeddings that were drawn, ``[B, K]`` per example or ``[K]`` shared (their
+            inputs are regularised), or ``None``.
     """
 
     emb: torch.Tensor
@@ -176,7 +177,6 @@ class NegativeSampler:
             neg[bad] = self._draw(nbad, generator)
             bad = self.lookup.contains(src, neg)
         return neg, (~bad if bool(bad.any()) else None)
-
 
     @property
     def draws(self) -> bool:
@@ -348,12 +348,13 @@ class AllSampler(NegativeSampler):
         return valid
 
 
-class SharedSampler(NegativeSampler):
-    """``num_negatives`` destinations drawn uniformly once per batch and shared by every example of the batch: the
-    loss scores one ``[B, K]`` matrix product instead of gathering ``B x K`` embedding rows, so a sampled softmax can
-    afford hundreds or thousands of negatives per positive (the regime where sampled softmax approaches the full
-    softmax; Wu et al., "On the Effectiveness of Sampled Softmax Loss for Item Recommendation", TOIS 2023; SimpleX,
-    Mao et al., CIKM 2021). Full-graph training only (the negatives are rows of every destination's embedding).
+class SharedSampler(UniformSampler):
+    """``num_negatives`` destinations drawn uniformly (:class:`UniformSampler`'s draw) once per batch and shared by
+    every example of the batch: the loss scores one ``[B, K]`` matrix product instead of gathering ``B x K`` embedding
+    rows, so a sampled softmax can afford hundreds or thousands of negatives per positive (the regime where sampled
+    softmax approaches the full softmax; Wu et al., "On the Effectiveness of Sampled Softmax Loss for Item
+    Recommendation", TOIS 2023; SimpleX, Mao et al., CIKM 2021). Full-graph training only (the negatives are rows of
+    every destination's embedding).
 
     Args:
         num_negatives: negatives per batch (default 1024).
@@ -368,9 +369,6 @@ class SharedSampler(NegativeSampler):
 
     def __init__(self, num_negatives: int = 1024, exclude_positives: bool = True, max_tries: int = 0) -> None:
         super().__init__(num_negatives=num_negatives, exclude_positives=exclude_positives, max_tries=0)
-
-    def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        return torch.randint(self.num_dst, (n,), generator=generator)
 
     def negatives(self, h_dst, src_ids, dst_ids, *, rows=None, ids=None, generator=None, h_pos=None) -> Negatives:
         """``[K]`` shared rows of ``h_dst``; the mask hides each example's own destination (and, with
