@@ -231,8 +231,9 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
     else:
         val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
     if blend is not None:  # evaluate.blend: the weight is chosen here, on validation, before any test figure
-        blend.select(data, trainer.score_fn(emb), list(cfg.evaluate.ks))
-        blend_val = blend.evaluate(data, trainer.score_fn(emb), "valid", list(cfg.evaluate.ks), **options) \
+        gnn_scores = trainer.score_fn(emb)
+        blend.select(data, gnn_scores, list(cfg.evaluate.ks))
+        blend_val = blend.evaluate(data, gnn_scores, "valid", list(cfg.evaluate.ks), **options) \
             if trainer.has_valid else {}
     select_seconds = float(summary["train_seconds"])
     refit_info: dict = {"refit": False}
@@ -255,7 +256,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
                     "merge back, the selection run is reported as is")
     test = trainer.evaluate("test", emb, **options) if has_test else None
     if blend is not None and has_test:
-        blend_test = blend.evaluate(data, trainer.score_fn(emb), "test", list(cfg.evaluate.ks), **options)
+        blend_test = blend.evaluate(data, gnn_scores, "test", list(cfg.evaluate.ks), **options)
     metrics = {
         "status": "ok",
         "dataset": data.name or _choice("dataset", cfg.dataset),
