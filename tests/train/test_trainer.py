@@ -81,16 +81,21 @@ def test_full_graph_samplers_refuse_minibatches(tmp_path, sampler):
         epoch_losses(tmp_path, mode="minibatch", sampler=sampler)
 
 
-def test_shared_negatives_are_one_draw_per_batch_masking_each_examples_own_item():
+def _softmax_task(sampler: str, batch: int):
+    """A softmax model's main task (positives not excluded), random embeddings and its first ``batch`` positives."""
     data = toy_graph_data()
-    model = make_model(data, loss="softmax", sampler="shared")
+    model = make_model(data, loss="softmax", sampler=sampler)
     task = model.objective.tasks[0]
     task.sampler.exclude_positives = False
     g = data.graph
     h = {nt: torch.randn(g.num_nodes(nt), 16) for nt in g.ntypes}
-    u, i = task.src[:30], task.dst[:30]
+    return model, task, h, task.src[:batch], task.dst[:batch]
+
+
+def test_shared_negatives_are_one_draw_per_batch_masking_each_examples_own_item():
+    _, task, h, u, i = _softmax_task("shared", 30)
     negs = task.sampler.negatives(h["item"], u, i, generator=torch.Generator().manual_seed(0))
-    rows = torch.randint(g.num_nodes("item"), (24,), generator=torch.Generator().manual_seed(0))
+    rows = torch.randint(h["item"].shape[0], (24,), generator=torch.Generator().manual_seed(0))
     assert negs.shared and torch.equal(negs.rows, rows) and torch.equal(negs.emb, h["item"][rows])
     expected = i.unsqueeze(1) != rows.unsqueeze(0)
     assert torch.equal(negs.mask if negs.mask is not None else torch.ones_like(expected), expected)
@@ -102,13 +107,7 @@ def test_shared_negatives_are_one_draw_per_batch_masking_each_examples_own_item(
 
 def test_all_destinations_softmax_equals_cross_entropy_over_the_catalogue():
     """With exclude_positives off, softmax over every destination is the plain cross-entropy of full ranking."""
-    data = toy_graph_data()
-    model = make_model(data, loss="softmax", sampler="all")
-    task = model.objective.tasks[0]
-    task.sampler.exclude_positives = False
-    g = data.graph
-    h = {nt: torch.randn(g.num_nodes(nt), 16) for nt in g.ntypes}
-    u, i = task.src[:10], task.dst[:10]
+    model, task, h, u, i = _softmax_task("all", 10)
     st, dt_ = task.etype[0], task.etype[2]
     model.objective.reg_weight = 0.0
     got = model.objective.batch_loss(task, h, h, u, i)
