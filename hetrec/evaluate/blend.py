@@ -22,20 +22,11 @@ import scipy.sparse as sp
 import torch
 
 from hetrec.evaluate.ranking import ScoreFn, evaluate_split, per_user_metrics
+from hetrec.evaluate.ranking import split_exclusions as exclusions
 from hetrec.graph.data import GraphData
 
 __all__ = ["BlendScorer", "ScoreBlend", "blend_from_config", "exclusions", "partner_config", "select_weight",
            "standardize_rows"]
-
-
-def exclusions(data: GraphData, split: str) -> sp.csr_matrix:
-    """The items the evaluator excludes for ``split`` (as :func:`~hetrec.evaluate.ranking.evaluate_split`): training
-    items, and for ``test`` also validation items."""
-    ex = data.interaction_matrix("train")
-    if split == "test" and len(data.splits.get("valid", ((),))[0]):
-        ex = ex + data.interaction_matrix("valid")
-        ex.data[:] = 1.0
-    return sp.csr_matrix(ex)
 
 
 def standardize_rows(scores: torch.Tensor, exclude: sp.csr_matrix | None = None,

@@ -33,6 +33,7 @@ __all__ = [
     "evaluate_ranking",
     "evaluate_embeddings",
     "evaluate_split",
+    "split_exclusions",
     "per_user_metrics",
     "topk_items",
 ]
@@ -420,6 +421,16 @@ def evaluate_embeddings(
     return evaluate_ranking(score_fn, truth, exclude, ks, **kwargs)
 
 
+def split_exclusions(data: GraphData, split: str, train: sp.csr_matrix | None = None) -> sp.csr_matrix:
+    """The items ranking excludes for ``split``: the training items, and for ``test`` also the validation items
+    (``train``: the training interaction matrix when the caller has it already)."""
+    exclude = data.interaction_matrix("train") if train is None else train
+    if split == "test" and len(data.splits.get("valid", (torch.zeros(0),))[0]):
+        exclude = exclude + data.interaction_matrix("valid")
+        exclude.data[:] = 1.0
+    return exclude
+
+
 def evaluate_split(
     data: GraphData,
     score_fn: ScoreFn,
@@ -438,10 +449,7 @@ def evaluate_split(
     truth = data.interaction_matrix(split)
     if truth.nnz == 0:
         raise ValueError(f"GraphData({data.name!r}) has no {split!r} pairs; nothing to evaluate")
-    exclude = train
-    if split == "test" and len(data.splits.get("valid", (torch.zeros(0),))[0]):
-        exclude = train + data.interaction_matrix("valid")
-        exclude.data[:] = 1.0
+    exclude = split_exclusions(data, split, train)
     kwargs.setdefault("item_popularity", np.asarray(train.getnnz(axis=0), dtype=np.float64))
     kwargs.setdefault("user_activity", np.diff(train.indptr))
     return evaluate_ranking(score_fn, truth, exclude, ks, **kwargs)
