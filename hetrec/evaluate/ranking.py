@@ -287,7 +287,7 @@ def _activity_groups(activity: np.ndarray, quantiles: Sequence[float]) -> list[t
     if any(not 0.0 < q < 1.0 for q in qs):
         raise ValueError(f"activity_quantiles must lie in (0, 1), got {qs}")
     edges = np.quantile(activity, qs) if len(activity) else np.zeros(len(qs))
-    group = np.searchsorted(edges, activity, side="right")  # activity <= edge_0 -> group 0 ("cold")
+    group = np.searchsorted(edges, activity, side="left")  # activity <= edge_0 -> group 0 ("cold")
     ng = len(qs) + 1
     names = ["cold"] + [f"mid{i}" for i in range(1, ng - 1)] + ["warm"]
     return [(names[g], group == g) for g in range(ng)]
@@ -332,8 +332,9 @@ def evaluate_ranking(
         item_popularity: per-item training counts for ``avg_pop@K`` (default: column counts of ``exclude``).
         user_activity: per-user training counts for the cold/warm breakdown (default: row counts of ``exclude``).
         activity_quantiles: e.g. ``(0.2, 0.8)``: split users by activity at these quantiles into ``cold``,
-            ``mid1``, ..., ``warm`` groups; adds ``"cold/recall@20"``-style keys and ``"cold/num_users"``.
-            Default ``None`` (no breakdown).
+            ``mid1``, ..., ``warm`` groups (a user whose activity equals an edge falls in the lower group); adds
+            ``"cold/recall@20"``-style keys and ``"cold/num_users"``, plus ``"new/..."`` keys for the users without
+            any training interaction when there are some (time splits). Default ``None`` (no breakdown).
         bootstrap: number of per-user bootstrap resamples (default 0 = off); adds ``"<metric>_ci_low"`` and
             ``"<metric>_ci_high"`` (95% percentile interval) for every averaged metric.
         seed: bootstrap seed (default 0).
@@ -366,6 +367,11 @@ def evaluate_ranking(
             result[f"{gname}/num_users"] = float(mask.sum())
             for key, arr in main.items():
                 result[f"{gname}/{key}"] = _mean(arr[mask])
+        new = act == 0  # users without training interactions (common in time splits): ranked by the fallback alone
+        if new.any():
+            result["new/num_users"] = float(new.sum())
+            for key, arr in main.items():
+                result[f"new/{key}"] = _mean(arr[new])
     if bootstrap > 0 and len(users_np):
         rng = np.random.default_rng(seed)
         idx = rng.integers(0, len(users_np), size=(int(bootstrap), len(users_np)))

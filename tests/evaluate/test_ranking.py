@@ -182,3 +182,24 @@ def test_evaluate_split_excludes_train_and_for_test_also_valid():
     )
     with pytest.raises(ValueError, match="'valid' or 'test'"):
         evaluate_split(d, lambda u: st[u], "train")
+
+
+def test_activity_groups_ties_and_new_users():
+    """Users at an edge fall in the lower group; users without training interactions get their own "new" group."""
+    rng = np.random.default_rng(8)
+    test = sp.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
+    train = sp.lil_matrix((40, 30), dtype=np.float32)
+    for u in range(10, 40):  # users 0..9 have no training items; the rest 1 or 3
+        train[u, u % 30] = 1.0
+        if u >= 30:
+            train[u, (u + 1) % 30] = train[u, (u + 2) % 30] = 1.0
+    train = train.tocsr()
+    st = torch.from_numpy(rng.random((40, 30)).astype(np.float32))
+    got = evaluate_ranking(lambda u: st[u], test, train, ks=(10,), activity_quantiles=(0.5,))
+    evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
+    act = np.diff(train.indptr)[evaluated]
+    assert got["cold/num_users"] == float((act <= np.quantile(act, 0.5)).sum())
+    assert got["new/num_users"] == float((act == 0).sum()) > 0
+    only_new = sp.csr_matrix(test.toarray() * (np.diff(train.indptr) == 0)[:, None])
+    assert got["new/recall@10"] == pytest.approx(
+        evaluate_ranking(lambda u: st[u], only_new, train, ks=(10,))["recall@10"])
