@@ -202,16 +202,22 @@ class GraphBuilder:
         users = df["user"].to_numpy(np.int64)
         items = df["item"].to_numpy(np.int64)
         weights = df["weight"].to_numpy(np.float64)
+        timestamps = df["timestamp"].to_numpy(np.int64)
         edges: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
         edata: dict[tuple[str, str, str], dict[str, torch.Tensor]] = {}
         for k, e in enumerate(events):
             if e not in rel_events:
                 continue
             sel = keep & (ev_codes == k)
-            src, dst, w, n = _dedup(users[sel], items[sel], weights[sel], I, self.edge_weight)
+            # the target's pairs also keep when they last happened (recency of popularity, hetrec.train.recency)
+            last = e == target and shop.has_time
+            src, dst, w, n, lt = _dedup(users[sel], items[sel], weights[sel], I, self.edge_weight,
+                                        timestamps[sel] if last else None)
             et = (USER, e, ITEM)
             edges[et] = (src, dst)
             edata[et] = {"weight": torch.from_numpy(w.astype(np.float32)), "count": torch.from_numpy(n)}
+            if lt is not None:
+                edata[et]["last_time"] = torch.from_numpy(lt)
         times["relations"] = time.perf_counter() - t
 
         # ---- co_bought from the training baskets
@@ -367,12 +373,13 @@ class GraphBuilder:
 
 
 def _dedup(
-    u: np.ndarray, i: np.ndarray, w: np.ndarray, num_items: int, how: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Collapse duplicate (u, i) rows; edges sorted by (u, i). Returns src, dst, weight, count."""
+    u: np.ndarray, i: np.ndarray, w: np.ndarray, num_items: int, how: str, t: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Collapse duplicate (u, i) rows; edges sorted by (u, i). Returns src, dst, weight, count and, given the rows'
+    times ``t``, the latest time of each pair (else None)."""
     if len(u) == 0:
         z = np.zeros(0, dtype=np.int64)
-        return z, z.copy(), np.zeros(0), z.copy()
+        return z, z.copy(), np.zeros(0), z.copy(), (None if t is None else z.copy())
     key = u * np.int64(num_items) + i
     uniq, inv = np.unique(key, return_inverse=True)
     cnt = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
@@ -385,7 +392,11 @@ def _dedup(
         weight = np.bincount(inv, weights=w, minlength=len(uniq))
         if how == "mean":
             weight = weight / cnt
-    return uniq // num_items, uniq % num_items, weight, cnt
+    last = None
+    if t is not None:
+        last = np.full(len(uniq), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last, inv, t.astype(np.int64, copy=False))
+    return uniq // num_items, uniq % num_items, weight, cnt, last
 
 
 def _category_edges(col: pd.Series, sep: str, parents: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -52,6 +52,7 @@ from hetrec.evaluate.runner import (
 )
 from hetrec.io import atomic_write_text, run_lock
 from hetrec.train.checks import JOB_RUNNERS, validate_against_data, validate_config
+from hetrec.train.recency import RecencyCalibration
 from hetrec.train.run_folder import (
     check_run_folder,
     command_line,
@@ -74,6 +75,7 @@ def trainer_options(cfg: DictConfig) -> dict:
     from hydra.utils import instantiate
 
     tc = OmegaConf.to_container(cfg.train, resolve=True)
+    tc.pop("recency", None)  # applied after training (hetrec.train.recency)
     for key, group in (("optimizer", "adam|adamw|sgd"), ("scheduler", "cosine|step|exponential")):
         node = cfg.train.get(key)
         if node is None:
@@ -223,10 +225,12 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
     )
     tc["batch_size"] = trainer.batch_size  # batch_size null is chosen from this training set; a refit keeps it
     summary = trainer.fit()
-    emb = trainer.embeddings()
+    recency = RecencyCalibration(str(cfg.train.get("recency", "off")))  # train.recency: item bias vs recent sales
+    emb = recency.select(data, model, trainer.embeddings(), lambda e: trainer.evaluate("valid", e), trainer.monitor) \
+        if trainer.has_valid else trainer.embeddings()
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
     options = eval_options(cfg)
-    if trainer.has_valid and options["bootstrap"]:  # validation intervals: the figures to choose by
+    if trainer.has_valid and (options["bootstrap"] or recency.chosen):  # intervals: the figures to choose by
         val = trainer.evaluate("valid", emb, **options)
     else:
         val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
@@ -242,7 +246,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
         data, model, feat_dims, trainer, refit_summary = refit_on_train_and_valid(
             cfg, data, summary["best_epoch"], tc, device, run_dir / "refit", callbacks
         )
-        emb = trainer.embeddings()
+        emb = recency.apply(data, model, trainer.embeddings())
         refit_info = {
             "refit": True,
             "refit_epochs": refit_summary["epochs"],
@@ -274,6 +278,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
         "num_items": data.num_items,
         "device": str(device),
         "val": {k: float(v) for k, v in val.items() if "@" in k},
+        "recency": recency.report,
     }
     if test is not None:
         metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k or k.endswith("/num_users")}
