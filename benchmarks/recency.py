@@ -1,4 +1,4 @@
-"""Recency of popularity (train.recency) on validation across datasets with real timestamps: benchmarks/results/recency.*
+"""Recency of popularity (train.recency) on validation across timestamped datasets: benchmarks/results/recency.*
 
 The shipped default `hetrec-train` with `train.recency=off` and `=auto` (the default: after training, the item bias is
 shifted towards recent sales when validation prefers it; hetrec/train/recency.py), beside MostPop, ItemKNN and EASE,

@@ -13,9 +13,10 @@ half-lives ``h`` of 1/16 ... 1 of the training period and strengths ``s`` of 0.5
 validation monitor metric is kept only when it beats the unchanged bias, like the epoch is chosen: no constant is
 tuned to a dataset. On a time split this is the popularity drift the next period shows (benchmarks/results/recency.md);
 on a random split the validation pairs are spread over time like the training pairs, and what is chosen there, if
-anything, moves validation within its noise. The chosen shift is added to the model's bias, so the artifact, ``hetrec serve``
-and every later figure use it; with ``train.refit`` the same half-life fraction and strength are recomputed on the
-refit graph. Runs without real timestamps, without an item bias or without validation pairs are left as they are.
+anything, moves validation within its noise. The chosen shift is added to the model's bias, so the artifact,
+``hetrec serve`` and every later figure use it; with ``train.refit`` the same half-life fraction and strength are
+recomputed on the refit graph. Runs without real timestamps, without an item bias or without validation pairs
+are left as they are.
 """
 
 from __future__ import annotations
