@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["bpr_loss", "bce_loss", "softmax_loss", "LOSSES"]
+__all__ = ["bpr_loss", "bce_loss", "softmax_loss", "ccl_loss", "LOSSES"]
 
 
 def _masked_mean_over_negatives(per: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -56,4 +56,18 @@ def softmax_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor | None
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
 
 
-LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss}
+def ccl_loss(pos: torch.Tensor, neg: torch.Tensor, mask: torch.Tensor | None = None, temperature: float = 1.0,
+             margin: float = 0.8, negative_weight: float = 1.0):
+    """Cosine contrastive loss of SimpleX (Mao et al., CIKM 2021): ``(1 - s+) + w * mean_j max(0, s_j - m)``, with
+    cosine scores ``s``; only negatives more similar than the margin ``m`` are pushed away, and ``w`` weighs their
+    mean against the positive term (SimpleX pairs it with hundreds of negatives). ``temperature`` is unused (the
+    scores are cosines); valid negatives only (``mask``).
+
+    Shapes:
+        pos: ``[B]``; neg, mask: ``[B, K]``; output: scalar.
+    """
+    per = F.relu(neg - float(margin))
+    return (1.0 - pos).mean() + float(negative_weight) * _masked_mean_over_negatives(per, mask)
+
+
+LOSSES = {"bpr": bpr_loss, "bce": bce_loss, "softmax": softmax_loss, "ccl": ccl_loss}

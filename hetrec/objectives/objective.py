@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -94,7 +95,8 @@ class LinkObjective(nn.Module):
         data: the graph data (training positives and node counts come from it).
         dim: embedding size of the encoder output.
         target: relation name or canonical triple to predict (default ``None`` = ``data.target``).
-        loss: ``"bpr"`` | ``"bce"`` | ``"softmax"`` (default ``"bpr"``).
+        loss: ``"bpr"`` | ``"bce"`` | ``"softmax"`` | ``"ccl"`` (default ``"bpr"``).
+        loss_options: extra keyword arguments of the loss, e.g. ``{margin: 0.8, negative_weight: 50}`` for ``ccl``.
         scorer: scorer name or factory ``f(dim=...) -> Scorer`` (a Hydra ``_partial_`` node). Default dot.
         sampler: sampler name or factory ``f() -> NegativeSampler`` (a Hydra ``_partial_`` node). Default uniform.
         temperature: logits are divided by it (default 1.0; softmax typically 0.1-0.2).
@@ -124,6 +126,7 @@ class LinkObjective(nn.Module):
         aux_weight: float = 0.0,
         aux_relation: str = "co_bought",
         item_bias: bool = False,
+        loss_options: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -136,7 +139,7 @@ class LinkObjective(nn.Module):
                 f"(objective.reg_weight / objective.aux_weight)"
             )
         self.loss_name = loss
-        self.loss_fn = LOSSES[loss]
+        self.loss_fn = _loss_with_options(loss, loss_options)
         self.temperature = float(temperature)
         self.reg_weight = float(reg_weight)
         g = data.graph
@@ -320,3 +323,19 @@ class LinkObjective(nn.Module):
     def score_all(self, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
         """Main-task scores of each source against every destination. Shapes: ``[B, D], [N, D] -> [B, N]``."""
         return self.scorer.all(h_src, h_dst)
+
+
+def _loss_with_options(loss: str, options: Mapping[str, float] | None) -> Callable:
+    """The loss function with ``options`` bound (``objective.loss_options``); unknown option names are a
+    ConfigError naming the ones the loss takes."""
+    fn = LOSSES[loss]
+    if not options:
+        return fn
+    import inspect
+
+    known = [p for p in inspect.signature(fn).parameters if p not in ("pos", "neg", "mask", "temperature")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"objective.loss_options {unknown} are not options of loss {loss!r} (it takes "
+                          f"{known or 'none'}); e.g. objective.loss_options={{margin: 0.8}} with objective=ccl")
+    return functools.partial(fn, **{k: float(v) for k, v in options.items()})

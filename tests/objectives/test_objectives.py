@@ -173,3 +173,14 @@ def test_positive_lookup_block_matches_the_dense_matrix_with_repeated_rows_and_c
         dst = torch.from_numpy(rng.integers(0, num_dst, int(rng.integers(1, 20))))
         dense = torch.from_numpy(lookup.csr.toarray())
         assert torch.equal(lookup.block(src, dst), dense[src][:, dst])
+
+
+def test_ccl_loss_pushes_only_negatives_above_the_margin():
+    from hetrec.objectives.losses import ccl_loss
+
+    pos = torch.tensor([1.0, 0.5])
+    neg = torch.tensor([[0.9, 0.1], [0.2, 0.3]])
+    # positive term mean(1 - s+) = 0.25; only 0.9 exceeds the margin 0.5: row means 0.2 and 0, mean 0.1, times w=3
+    assert ccl_loss(pos, neg, margin=0.5, negative_weight=3.0).item() == pytest.approx(0.25 + 0.3)
+    mask = torch.tensor([[False, True], [True, True]])  # the offending negative masked: only the positive term
+    assert ccl_loss(pos, neg, mask, margin=0.5, negative_weight=3.0).item() == pytest.approx(0.25)

@@ -44,7 +44,7 @@ def test_default_objective_is_sampled_softmax_over_16_uniform_negatives(tmp_path
     assert obj.sampler._target_.endswith("UniformSampler") and obj.scorer._target_.endswith("DotScorer")
 
 
-@pytest.mark.parametrize("objective", ["sampled_softmax", "bpr", "bce", "in_batch_softmax"])
+@pytest.mark.parametrize("objective", ["sampled_softmax", "bpr", "bce", "in_batch_softmax", "ccl"])
 def test_every_objective_option_trains_and_lowers_the_loss(tmp_path, objective):
     run = tmp_path / "run"
     app.train(_cfg(tmp_path, TINY + [f"objective={objective}", "train.max_epochs=3"]), run)

@@ -288,3 +288,12 @@ def test_minibatch_default_batch_size_scales_with_the_training_set():
     tr = Trainer(model, data, mode="minibatch", batch_size=None, fanouts=[4, 4], progress=False)
     assert tr.batch_size == auto_batch_size(n) and math.ceil(n / tr.batch_size) >= 2
     assert Trainer(model, data, mode="full", batch_size=None, progress=False).batch_size == 8192
+
+
+def test_loss_options_bind_to_the_loss_and_unknown_names_fail(toy_data):
+    from hetrec.errors import ConfigError
+
+    obj = LinkObjective(toy_data, 16, loss="ccl", scorer="cosine", loss_options={"margin": 0.2, "negative_weight": 4})
+    assert obj.loss_fn.keywords == {"margin": 0.2, "negative_weight": 4.0}
+    with pytest.raises(ConfigError, match=r"\['margn'\] are not options of loss 'ccl'.*margin"):
+        LinkObjective(toy_data, 16, loss="ccl", scorer="cosine", loss_options={"margn": 0.2})
