@@ -24,13 +24,11 @@ Last line: JSON {"seconds", "datasets", "rows", "peak_rss_gb"}.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md
+from grid import ci, grid_main, job_csv, provenance, run_sweeps, write_md
 
 DATASETS: dict[str, list[str]] = {
     "synthetic": [],
@@ -113,15 +111,10 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
     write_md("ablation.md", lines)
 
 
-def main() -> None:
-    args = grid_args(__doc__, list(DATASETS), "ablation")
-    t0 = time.time()
-    rows = run_grid(args, run_dataset)
-    command = f"HETREC_DATA=... python benchmarks/ablation.py --datasets {' '.join(args.datasets)} --seed {args.seed}"
-    write(rows, args.datasets, command, sum(float(r.get("wall_seconds") or 0) for r in rows))
-    print(json.dumps({"seconds": round(time.time() - t0, 1), "datasets": args.datasets, "rows": len(rows),
-                      "peak_rss_gb": max((float(r.get("peak_rss_gb") or 0) for r in rows), default=0.0)}))
 
+def main() -> None:
+    grid_main(__doc__, list(DATASETS), "ablation.py", "ablation", run_dataset,
+              lambda rows, args, command, seconds: write(rows, args.datasets, command, seconds))
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,8 @@ from reproduce import RESULTS, run_sweep, sweep_jobs
 
 from hetrec.data.idmap import atomic_write_text
 
-__all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md", "job_csv", "provenance"]
+__all__ = ["RESULTS", "run_sweeps", "over_datasets", "ci", "write_csv", "write_md", "job_csv", "provenance",
+           "grid_main"]
 
 # per-job CSV columns shared by the grid tables: (header, section of metrics.json or None for top level, key)
 JOB_COLUMNS: list[tuple[str, str | None, str]] = [
@@ -124,3 +125,21 @@ def threads_per_job(parallel: int) -> str:
     import os
 
     return f"train.num_threads={max(1, (os.cpu_count() or 1) // max(1, parallel))}"
+
+
+def grid_main(doc: str, datasets: list[str], script: str, runs_subdir: str,
+              run_dataset: Callable[[str, object], list[dict]],
+              write: Callable[[list[dict], object, str, float], dict | None]) -> None:
+    """The main of a grid benchmark: parse :func:`grid_args`, run every dataset, ``write(rows, args, command,
+    seconds)`` the results (it may return extra keys for the last line), print the JSON last line
+    ``{"seconds", "datasets", "rows", "peak_rss_gb", ...}``."""
+    import json
+    import time
+
+    args = grid_args(doc, datasets, runs_subdir)
+    t0 = time.time()
+    rows = run_grid(args, run_dataset)
+    command = f"HETREC_DATA=... python benchmarks/{script} --datasets {' '.join(args.datasets)} --seed {args.seed}"
+    extra = write(rows, args, command, sum(float(r.get("wall_seconds") or 0) for r in rows)) or {}
+    print(json.dumps({"seconds": round(time.time() - t0, 1), **extra, "datasets": args.datasets, "rows": len(rows),
+                      "peak_rss_gb": max((float(r.get("peak_rss_gb") or 0) for r in rows), default=0.0)}))

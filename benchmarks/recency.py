@@ -14,13 +14,11 @@ Last line: JSON {"seconds", "datasets"}.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md
+from grid import ci, grid_main, job_csv, provenance, run_sweeps, write_md
 
 ML100K = ["dataset=ml100k", "dataset.split=null"]  # all of u.data (the official u1..u5 files carry no time cut)
 DATASETS: dict[str, list[str]] = {
@@ -95,15 +93,10 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
     write_md("recency.md", lines)
 
 
-def main() -> None:
-    args = grid_args(__doc__, list(DATASETS), "recency")
-    t0 = time.time()
-    rows = run_grid(args, run_dataset)
-    command = ("HETREC_DATA=... python benchmarks/recency.py --datasets " + " ".join(args.datasets)
-               + f" --seed {args.seed}")
-    write(rows, args.datasets, command, sum(float(r.get("wall_seconds") or 0) for r in rows))
-    print(json.dumps({"seconds": round(time.time() - t0, 1), "datasets": args.datasets}))
 
+def main() -> None:
+    grid_main(__doc__, list(DATASETS), "recency.py", "recency", run_dataset,
+              lambda rows, args, command, seconds: write(rows, args.datasets, command, seconds))
 
 if __name__ == "__main__":
     main()

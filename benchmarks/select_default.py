@@ -14,13 +14,11 @@ Last line: JSON {"seconds", "chosen", "datasets", "peak_rss_gb"}.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid import ci, grid_args, job_csv, provenance, run_grid, run_sweeps, write_md
+from grid import ci, grid_main, job_csv, provenance, run_sweeps, write_md
 
 # dataset -> data and split overrides (no model settings: those are the candidates below and the shipped configs)
 DATASETS: dict[str, list[str]] = {
@@ -130,17 +128,14 @@ def write(rows: list[dict], datasets: list[str], chosen: str, info: dict, comman
     write_md("default_selection.md", lines)
 
 
-def main() -> None:
-    args = grid_args(__doc__, list(DATASETS), "default_selection")
-    t0 = time.time()
-    rows = run_grid(args, run_dataset)
-    chosen, info = choose(rows, args.datasets)
-    command = ("HETREC_DATA=... python benchmarks/select_default.py --datasets " + " ".join(args.datasets)
-               + f" --seed {args.seed}")
-    write(rows, args.datasets, chosen, info, command, sum(float(r.get("wall_seconds") or 0) for r in rows))
-    print(json.dumps({"seconds": round(time.time() - t0, 1), "chosen": chosen, "datasets": args.datasets,
-                      "peak_rss_gb": max((float(r.get("peak_rss_gb") or 0) for r in rows), default=0.0)}))
 
+def main() -> None:
+    def write_chosen(rows: list[dict], args, command: str, seconds: float) -> dict:
+        chosen, info = choose(rows, args.datasets)
+        write(rows, args.datasets, chosen, info, command, seconds)
+        return {"chosen": chosen}
+
+    grid_main(__doc__, list(DATASETS), "select_default.py", "default_selection", run_dataset, write_chosen)
 
 if __name__ == "__main__":
     main()
