@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
@@ -59,3 +61,27 @@ def test_encoder_path_ignores_the_cold_items_id_embeddings(tmp_path):
     same = [(i, j) for i in cold for j in cold if i < j and torch.equal(feats[i], feats[j])]
     for i, j in same[:5]:
         assert torch.allclose(iso[i], iso[j], atol=1e-5)
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "popularity", "shared", "all"])
+def test_cold_items_are_never_negatives(tmp_path, sampler, caplog):
+    """build_model bans the cold items from the target relation's negatives (warm_negatives): drawn negatives never
+    hold one, sampler=all masks them out of the softmax (no warning any more)."""
+    register_configs()
+    with initialize_config_dir(config_dir=app.CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"cache_dir={tmp_path / 'cache'}", *TINY, f"objective/sampler={sampler}"])
+    data = app.load_data(cfg)
+    with caplog.at_level(logging.WARNING):
+        model, _ = app.build_model(cfg, data)
+    assert not [r for r in caplog.records if "cold" in r.getMessage()]
+    cold = torch.unique(torch.cat([data.splits["cold_valid"][1], data.splits["cold_test"][1]]))
+    smp = model.objective.tasks[0].sampler
+    assert torch.equal(torch.nonzero(smp.banned).flatten(), cold)
+    users, items = data.splits["train"][0][:64].long(), data.splits["train"][1][:64].long()
+    h = torch.randn(data.num_items, 4)
+    negs = smp.negatives(h, users, items, generator=torch.Generator().manual_seed(0))
+    if sampler == "all":
+        assert negs.mask.shape == (64, data.num_items) and not negs.mask[:, cold].any()
+        assert negs.mask.sum(1).min() > 0
+    else:
+        assert not torch.isin(negs.rows, cold).any()
