@@ -28,6 +28,11 @@ class NodeInput(nn.Module):
             the feature path (and the graph around the node) learns to represent a node alone, as it must for a new
             product (DropoutNet, Volkovs et al., NeurIPS 2017). A float applies to every node type with features, a
             mapping ``{ntype: share}`` to the types it names. Default 0.0 (off); evaluation never drops.
+        dropout_edges: with ``id_dropout``, a dropped node also loses its edges for that step (every relation but
+            its attribute relation, ``(item, in, category)`` and reverse), so it looks to the encoder like a new
+            product of a ``cold_items`` split: no id, no interactions. Applied by
+            :meth:`hetrec.train.model.LinkPredictionModel.embed_full` (full-graph training; mini-batches drop the id
+            only). Default ``True``.
 
     Shapes:
         ids: ``{ntype: [n]}`` int64 node ids; feats: ``{ntype: [n, feat_dims[ntype]]}`` (rows of those ids).
@@ -42,6 +47,7 @@ class NodeInput(nn.Module):
         id_embedding: bool = True,
         init_std: float = 0.1,
         id_dropout: float | Mapping[str, float] = 0.0,
+        dropout_edges: bool = True,
     ) -> None:
         super().__init__()
         if int(dim) < 1:
@@ -54,6 +60,7 @@ class NodeInput(nn.Module):
         self.num_nodes = {str(k): int(v) for k, v in num_nodes.items()}
         self.feat_dims = {str(k): int(v) for k, v in feat_dims.items() if int(v) > 0}
         self.id_dropout = self._dropout_shares(id_dropout)
+        self.dropout_edges = bool(dropout_edges)
         self.embeddings = nn.ModuleDict()
         if self.id_embedding:
             for nt, n in self.num_nodes.items():
@@ -93,6 +100,15 @@ class NodeInput(nn.Module):
                              "node_input.id_dropout=0.0 or node_input.id_embedding=true")
         return {nt: float(p) for nt, p in shares.items() if float(p) > 0}
 
+    def draw_dropout(self, num_nodes: Mapping[str, int], device: torch.device | str | None = None
+                     ) -> dict[str, torch.Tensor]:
+        """In training, one ``id_dropout`` draw per node type: ``{ntype: bool [n]}`` (True = id dropped this step);
+        ``{}`` in evaluation or without ``id_dropout``. Pass it to :meth:`forward` as ``dropped``."""
+        if not self.training:
+            return {}
+        return {nt: torch.rand(int(num_nodes[nt]), device=device) < p for nt, p in self.id_dropout.items()
+                if nt in num_nodes}
+
     @property
     def out_dims(self) -> dict[str, int]:
         """``{ntype: dim}``: the ``in_dims`` of the encoder that follows."""
@@ -103,6 +119,7 @@ class NodeInput(nn.Module):
         ids: Mapping[str, torch.Tensor],
         feats: Mapping[str, torch.Tensor],
         untrained: Mapping[str, torch.Tensor] | None = None,
+        dropped: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Input representation of the nodes ``ids[ntype]`` (``feats[ntype]`` holds their feature rows).
 
@@ -110,8 +127,11 @@ class NodeInput(nn.Module):
         in the training graph, e.g. a user whose every interaction is held out): their id part is zero instead of
         its random initial value, so such a node is represented by its features alone (or by nothing, and then an
         item-bias scorer ranks by popularity) rather than by noise. In training, ``id_dropout`` zeroes the id part
-        of a random share of the nodes too (torch's global random stream, which the trainer seeds per epoch).
+        of a random share of the nodes too (torch's global random stream, which the trainer seeds per epoch), or of
+        the nodes ``dropped`` names (a :meth:`draw_dropout` the caller also used to drop their edges).
         """
+        if dropped is None:
+            dropped = self.draw_dropout({nt: idx.shape[0] for nt, idx in ids.items()})
         out: dict[str, torch.Tensor] = {}
         for nt, idx in ids.items():
             if nt not in self.num_nodes:
@@ -120,8 +140,8 @@ class NodeInput(nn.Module):
             if self.id_embedding:
                 e = self.embeddings[nt](idx)
                 drop = untrained[nt].to(e.device) if untrained is not None and nt in untrained else None
-                if self.training and nt in self.id_dropout:
-                    coin = torch.rand(idx.shape[0], device=e.device) < self.id_dropout[nt]
+                if nt in dropped:
+                    coin = dropped[nt].to(e.device)
                     drop = coin if drop is None else drop | coin
                 if drop is not None:
                     e = e.masked_fill(drop.unsqueeze(1), 0.0)
