@@ -12,7 +12,7 @@ every interaction; they are split by item into a validation launch (``splits["co
 Both go through :func:`hetrec.evaluate.ranking.evaluate_ranking` (queries = items, resp. users), with per-query
 bootstrap 95% intervals. Rows (methods):
 
-Training with this split never draws a cold item as a negative (:func:`warm_negatives`).
+Training with this split never uses a cold item as a negative (:func:`warm_negatives`).
 
 * ``encoder``: the trained encoder run on the training graph, in which a cold item has only its features and its
   category edges; its never-trained id embedding is zero (as `NodeInput` does for isolated nodes) and, with
@@ -103,44 +103,18 @@ def rank_metrics(scores: np.ndarray, truth: sp.csr_matrix, ks: Sequence[int], bo
     return keep
 
 
-class _WarmDraw:
-    """A sampler's draw with the cold items redrawn (picklable): new products are not in the training catalogue."""
-
-    def __init__(self, draw, cold: torch.Tensor, num_items: int, tries: int = 10) -> None:
-        self.draw, self.tries = draw, int(tries)
-        self.is_cold = torch.zeros(num_items, dtype=torch.bool)
-        self.is_cold[cold] = True
-        self.warm = torch.nonzero(~self.is_cold).flatten()
-
-    def __call__(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        out = self.draw(n, generator)
-        for _ in range(self.tries):
-            bad = self.is_cold[out]
-            if not bool(bad.any()):
-                return out
-            out[bad] = self.draw(int(bad.sum()), generator)
-        bad = self.is_cold[out]  # still cold after the redraws: a uniform warm item
-        out[bad] = self.warm[torch.randint(len(self.warm), (int(bad.sum()),), generator=generator)]
-        return out
-
-
 def warm_negatives(model: torch.nn.Module, data: GraphData) -> None:
-    """Never draw a cold item as a negative of the target relation (``cold_items`` split; called by
-    ``hetrec.train.app.build_model``): a new product is not in the training catalogue, and treating it as a
-    non-purchase of every user would teach the model its held-out outcome. Samplers that score every destination
-    (``objective/sampler=all``) cannot be restricted this way; a warning says so."""
+    """Never use a cold item as a negative (``cold_items`` split; called by ``hetrec.train.app.build_model``): a new
+    product is not in the training catalogue, and treating it as a non-purchase of every user would teach the model
+    its held-out outcome. Every task whose destinations are items bans the cold items
+    (:meth:`hetrec.objectives.samplers.NegativeSampler.ban`): drawing samplers never draw them, ``sampler=all``
+    masks them out of the softmax, in-batch sampling masks them (they are never training positives anyway)."""
     if "cold_test" not in data.splits:
         return
     cold = torch.unique(torch.cat([data.splits[s][1] for s in ("cold_valid", "cold_test") if s in data.splits]).long())
     for task in getattr(model.objective, "tasks", []):
-        smp = task.sampler
-        if tuple(task.etype) != tuple(data.target) or smp.in_batch:  # in-batch negatives are training positives
-            continue
-        if smp.all_destinations:
-            log.warning("cold_items: objective/sampler=all scores the cold items as negatives too; use uniform or "
-                        "popularity sampling for a leak-free cold-item evaluation")
-            continue
-        smp._draw = _WarmDraw(smp._draw, cold, data.num_items)
+        if task.etype[2] == data.target[2]:
+            task.sampler.ban(cold)
 
 
 # ---------------------------------------------------------------------------------------------- the rows' scores

@@ -4,6 +4,10 @@ A sampler is created from config with only its hyperparameters and then :meth:`N
 (number of destination nodes and the training positives of the relation it serves). With ``exclude_positives=True``
 a sampled negative is never one of the source's own training positives: offending draws are redrawn (vectorized
 rejection sampling, ``max_tries`` rounds) and whatever is still a positive after that is masked out.
+
+:meth:`NegativeSampler.ban` removes destinations from the negatives altogether (e.g. the new products of a
+``cold_items`` split, which are not in the training catalogue): drawing samplers never draw them (the draw is over
+the allowed destinations only, not a rejection loop), samplers that score every destination mask them out.
 """
 
 from __future__ import annotations
@@ -134,6 +138,8 @@ class NegativeSampler:
         self.max_tries = int(max_tries)
         self.lookup: PositiveLookup | None = None
         self.num_dst = 0
+        self.banned: torch.Tensor | None = None  # bool [num_dst]: never a negative (see ban)
+        self.allowed: torch.Tensor | None = None  # the ids not banned, when some are
 
     def bind(self, positives: tuple[torch.Tensor, torch.Tensor], num_src: int, num_dst: int) -> NegativeSampler:
         """Attach the data: the relation's training positives and its node counts. Returns ``self``."""
@@ -141,11 +147,39 @@ class NegativeSampler:
         if self.num_dst < 1:
             raise ValueError(f"{type(self).__name__}: there are no destination nodes to sample negatives from")
         self.lookup = PositiveLookup(positives[0], positives[1], num_src, num_dst)
+        self.banned = self.allowed = None
         self._fit(positives)
+        return self
+
+    def ban(self, ids: torch.Tensor) -> NegativeSampler:
+        """Never return the destinations ``ids`` as negatives (global ids; replaces an earlier ban; empty: none
+        banned). Drawing samplers draw from the other destinations only (:meth:`_draw` sees ``self.allowed``),
+        the all-destinations and in-batch samplers mask them. Call after :meth:`bind`. Returns ``self``.
+
+        Raises:
+            RuntimeError: not bound. ValueError: an id outside ``[0, num_dst)``, or every destination banned.
+        """
+        if self.lookup is None:
+            raise RuntimeError(f"{type(self).__name__}.ban: bind the sampler to data first (.bind(...))")
+        ids = torch.as_tensor(ids).reshape(-1).cpu().long()
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.num_dst):
+            raise ValueError(f"{type(self).__name__}.ban: ids must lie in [0, {self.num_dst}), got "
+                             f"[{int(ids.min())}, {int(ids.max())}]")
+        banned = torch.zeros(self.num_dst, dtype=torch.bool)
+        banned[ids] = True
+        if bool(banned.all()):
+            raise ValueError(f"{type(self).__name__}.ban: every one of the {self.num_dst} destinations is banned; "
+                             f"nothing is left to draw negatives from")
+        self.banned = banned if bool(banned.any()) else None
+        self.allowed = None if self.banned is None else torch.nonzero(~banned).flatten()
+        self._banned_changed()
         return self
 
     def _fit(self, positives: tuple[torch.Tensor, torch.Tensor]) -> None:
         pass
+
+    def _banned_changed(self) -> None:
+        """Hook: a sampler with a fitted draw distribution refits it to the allowed destinations."""
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         raise NotImplementedError
@@ -224,6 +258,8 @@ class UniformSampler(NegativeSampler):
     name = "uniform"
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        if self.allowed is not None:  # uniform over the destinations not banned
+            return self.allowed[torch.randint(self.allowed.numel(), (n,), generator=generator)]
         return torch.randint(self.num_dst, (n,), generator=generator)
 
 
@@ -246,10 +282,15 @@ class PopularitySampler(NegativeSampler):
         self.cdf: torch.Tensor | None = None
 
     def _fit(self, positives: tuple[torch.Tensor, torch.Tensor]) -> None:
-        counts = torch.bincount(positives[1].cpu().long(), minlength=self.num_dst).double()
-        w = (counts + 1.0) ** self.alpha  # +1: items never seen in training can still be drawn
+        self.counts = torch.bincount(positives[1].cpu().long(), minlength=self.num_dst).double()
+        self._banned_changed()
+
+    def _banned_changed(self) -> None:
+        w = (self.counts + 1.0) ** self.alpha  # +1: items never seen in training can still be drawn
+        if self.banned is not None:
+            w[self.banned] = 0.0  # a banned id owns an empty interval of the cdf: never drawn
         cdf = torch.cumsum(w / w.sum(), 0)
-        cdf[-1] = 1.0
+        cdf[int(torch.nonzero(w).max()):] = 1.0  # from the last drawable id on (rounding could leave a gap below 1)
         self.cdf = cdf
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -291,6 +332,8 @@ class InBatchSampler(NegativeSampler):
         valid = dst.unsqueeze(0) != dst.unsqueeze(1)
         if self.exclude_positives and self.lookup is not None:
             valid &= ~self.lookup.block(src, dst)
+        if self.banned is not None:
+            valid &= ~self.banned[dst].unsqueeze(0)
         return valid
 
 
@@ -345,6 +388,8 @@ class AllSampler(NegativeSampler):
         else:
             valid = torch.ones(b, self.num_dst, dtype=torch.bool)
         valid[torch.arange(b), dst] = False
+        if self.banned is not None:  # banned destinations leave the softmax's denominator
+            valid &= ~self.banned.unsqueeze(0)
         return valid
 
 

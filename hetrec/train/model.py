@@ -11,7 +11,27 @@ from hetrec._dgl import dgl
 from hetrec.models.input import NodeInput
 from hetrec.objectives.objective import LinkObjective
 
-__all__ = ["LinkPredictionModel"]
+__all__ = ["LinkPredictionModel", "without_edges_of"]
+
+
+def without_edges_of(graph: dgl.DGLGraph, nodes: Mapping[str, torch.Tensor]) -> dgl.DGLGraph:
+    """``graph`` without the edges of the nodes ``nodes[ntype]`` (bool masks) in every relation but the attribute
+    relation ``(item, in, category)`` and its reverse: what a new product of a ``cold_items`` split keeps. Same
+    nodes and ids; edge data carried over."""
+    from hetrec.graph.schema import IN_CATEGORY, reverse_name
+
+    keep = {}
+    for et in graph.canonical_etypes:
+        s, r, d = et
+        src, dst = graph.edges(etype=et)
+        ok = torch.ones(src.shape[0], dtype=torch.bool, device=src.device)
+        if r not in (IN_CATEGORY, reverse_name(IN_CATEGORY)):
+            if s in nodes:
+                ok &= ~nodes[s].to(src.device)[src]
+            if d in nodes:
+                ok &= ~nodes[d].to(dst.device)[dst]
+        keep[et] = torch.nonzero(ok).flatten()
+    return dgl.edge_subgraph(graph, keep, relabel_nodes=False, store_ids=False)
 
 
 class LinkPredictionModel(nn.Module):
@@ -41,9 +61,15 @@ class LinkPredictionModel(nn.Module):
         dev = next(self.parameters()).device
         ids = {nt: torch.arange(graph.num_nodes(nt), device=dev) for nt in graph.ntypes}
         feats = {nt: f for nt, f in features.items() if nt in ids}
-        # NodeInput zeroes the never-trained id embeddings of isolated nodes; other input modules take (ids, feats)
-        x = (self.node_input(ids, feats, self._isolated(graph)) if isinstance(self.node_input, NodeInput)
-             else self.node_input(ids, feats))
+        if not isinstance(self.node_input, NodeInput):  # other input modules take (ids, feats)
+            x = self.node_input(ids, feats)
+            return self.objective.augment(self.encoder(graph, x)), x
+        # NodeInput zeroes the never-trained id embeddings of isolated nodes, and in training those of its id_dropout
+        # draw, whose nodes (with dropout_edges) also lose their non-attribute edges for this step
+        dropped = self.node_input.draw_dropout({nt: graph.num_nodes(nt) for nt in graph.ntypes}, dev)
+        x = self.node_input(ids, feats, self._isolated(graph), dropped)
+        if dropped and self.node_input.dropout_edges:
+            graph = without_edges_of(graph, dropped)
         return self.objective.augment(self.encoder(graph, x)), x
 
     def _isolated(self, graph: dgl.DGLGraph) -> dict[str, torch.Tensor]:

@@ -184,3 +184,69 @@ def test_ccl_loss_pushes_only_negatives_above_the_margin():
     assert ccl_loss(pos, neg, margin=0.5, negative_weight=3.0).item() == pytest.approx(0.25 + 0.3)
     mask = torch.tensor([[False, True], [True, True]])  # the offending negative masked: only the positive term
     assert ccl_loss(pos, neg, mask, margin=0.5, negative_weight=3.0).item() == pytest.approx(0.25)
+
+
+def _dense_positives(n_users=30, n_items=12, per_user=4, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    src = torch.arange(n_users).repeat_interleave(per_user)
+    dst = torch.stack([torch.randperm(n_items, generator=g)[:per_user] for _ in range(n_users)]).reshape(-1)
+    return src, dst, n_users, n_items
+
+
+@pytest.mark.parametrize("cls", [UniformSampler, PopularitySampler])
+def test_banned_destinations_are_never_drawn(cls):
+    """ban(ids): the draw (and the redraws of rejected positives) never returns a banned id, every other id still
+    comes; a later ban replaces the earlier one."""
+    src, dst, nu, ni = _dense_positives()
+    banned = torch.tensor([0, 5, 11])  # first, interior and last id (the last owns the cdf's tail)
+    s = cls(num_negatives=8, exclude_positives=True, max_tries=30).bind((src, dst), nu, ni).ban(banned)
+    g = torch.Generator().manual_seed(0)
+    neg, mask = s.sample(torch.randint(nu, (3000,), generator=g), g)
+    assert not torch.isin(neg, banned).any()
+    assert set(neg.unique().tolist()) == set(range(ni)) - set(banned.tolist())
+    # without the ban the same sampler does draw them (the ban is what removes them)
+    neg0, _ = s.ban(torch.zeros(0, dtype=torch.long)).sample(torch.randint(nu, (3000,), generator=g), g)
+    assert torch.isin(neg0, banned).any()
+
+
+def test_banned_popularity_keeps_the_relative_weights_of_the_rest():
+    dst = torch.cat([torch.zeros(900, dtype=torch.long), torch.ones(99, dtype=torch.long), torch.tensor([2])])
+    s = PopularitySampler(alpha=1.0, exclude_positives=False).bind((torch.arange(1000), dst), 1000, 3)
+    neg, _ = s.ban(torch.tensor([0])).sample(torch.zeros(20000, dtype=torch.long), torch.Generator().manual_seed(0))
+    freq = torch.bincount(neg.reshape(-1), minlength=3).double() / neg.numel()
+    assert torch.allclose(freq, torch.tensor([0.0, 100 / 102, 2 / 102], dtype=torch.float64), atol=0.01)
+
+
+def test_shared_sampler_never_draws_banned_destinations():
+    from hetrec.objectives.samplers import SharedSampler
+
+    src, dst, nu, ni = _dense_positives()
+    s = SharedSampler(num_negatives=500).bind((src, dst), nu, ni).ban(torch.tensor([3, 4]))
+    h = torch.randn(ni, 2)
+    negs = s.negatives(h, src[:16], dst[:16], generator=torch.Generator().manual_seed(0))
+    assert negs.shared and not torch.isin(negs.rows, torch.tensor([3, 4])).any()
+    assert len(negs.rows.unique()) == ni - 2
+
+
+def test_all_and_in_batch_samplers_mask_banned_destinations():
+    from hetrec.objectives.samplers import AllSampler
+
+    src = torch.tensor([0, 0, 1, 2])
+    dst = torch.tensor([5, 6, 5, 7])
+    s = AllSampler(exclude_positives=False).bind((src, dst), 3, 8).ban(torch.tensor([0, 7]))
+    m = s.mask(torch.tensor([0, 1]), torch.tensor([5, 6]))
+    assert not m[:, 0].any() and not m[:, 7].any()  # out of every row's softmax
+    assert m[0, 1:7].sum() == 5 and not m[0, 5]  # the rest as before: only the positive itself masked
+    ib = InBatchSampler(exclude_positives=False).bind((src, dst), 3, 8).ban(torch.tensor([7]))
+    mb = ib.mask(src, dst)
+    assert not mb[:, 3].any() and mb[0, 1]
+
+
+def test_ban_errors():
+    src, dst, nu, ni = _dense_positives()
+    with pytest.raises(RuntimeError, match="bind"):
+        UniformSampler().ban(torch.tensor([1]))
+    with pytest.raises(ValueError, match=r"\[0, 12\)"):
+        UniformSampler().bind((src, dst), nu, ni).ban(torch.tensor([12]))
+    with pytest.raises(ValueError, match="every one of the 12"):
+        UniformSampler().bind((src, dst), nu, ni).ban(torch.arange(ni))
