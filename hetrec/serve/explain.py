@@ -28,42 +28,73 @@ def item_row(model: ServingModel, i: int, rank: int, score: float) -> dict[str, 
     return row
 
 
-def explain_recs(model: ServingModel, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray) -> list[dict[str, Any]]:
+def _history_co_counts(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> np.ndarray | None:
+    """``[h, k]`` co-purchase counts between the history items (rows) and the recommended items (columns), gathered
+    from the history's rows of the symmetric count matrix only (O(their nnz), no scipy slicing); ``None`` without
+    basket evidence."""
+    ev = model.evidence
+    if not ev.co or not len(hist) or not len(ids):
+        return None
+    cm = ev.co_sym
+    starts, ends = cm.indptr[hist], cm.indptr[hist + 1]
+    lens = (ends - starts).astype(np.int64)
+    total = int(lens.sum())
+    co_hist = np.zeros((len(hist), len(ids)))
+    if total == 0:
+        return co_hist
+    first = np.cumsum(lens) - lens
+    pos = np.arange(total, dtype=np.int64) - np.repeat(first, lens) + np.repeat(starts.astype(np.int64), lens)
+    row, col, data = np.repeat(np.arange(len(hist)), lens), cm.indices[pos], cm.data[pos]
+    order = np.argsort(ids, kind="stable")
+    sid = ids[order]
+    p = np.minimum(np.searchsorted(sid, col), len(sid) - 1)
+    hit = sid[p] == col
+    co_hist[row[hit], order[p[hit]]] = data[hit]
+    return co_hist
+
+
+def explain_recs(model: ServingModel, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray,
+                 explain: bool = True) -> list[dict[str, Any]]:
     """Rows of recommended ``ids`` for a user (or visitor) whose history is ``hist``: the closest history item and,
-    when there is basket evidence, the history item most often bought together with it."""
-    ev_store = model.evidence
+    when there is basket evidence, the history item most often bought together with it.
+
+    The similarities and co-purchase counts of all rows are computed at once (two small matrix products / gathers);
+    the loop only formats. ``explain=False`` gives the rows without ``reason`` and ``evidence``.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    id_list, score_list = ids.tolist(), np.asarray(scores).tolist()
+    if not explain:
+        return [item_row(model, i, r, s) for r, (i, s) in enumerate(zip(id_list, score_list), 1)]
+    raw, verb = model.items.raw_ids, model.verb
+    hist = np.asarray(hist, dtype=np.int64)
+    if not len(hist) or not len(ids):
+        reason = "matches your taste profile (user embedding)"
+        rows = [item_row(model, i, r, s) for r, (i, s) in enumerate(zip(id_list, score_list), 1)]
+        for row in rows:
+            row["reason"], row["evidence"] = reason, {}
+        return rows
+    sims = model.item_unit[ids] @ model.item_unit[hist].T  # [k, h]
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(ids)), best]
+    closest = hist[best].tolist()
+    co_hist = _history_co_counts(model, ids, hist)
+    co_best: list[int | None] = [None] * len(ids)
+    if co_hist is not None:
+        has = co_hist.max(axis=0) > 0
+        arg = co_hist.argmax(axis=0)
+        co_best = [int(hist[a]) if h else None for a, h in zip(arg.tolist(), has.tolist())]
     rows = []
-    sims = model.item_unit[ids] @ model.item_unit[hist].T if len(hist) else None  # [k, h]
-    co_hist = None  # [h, k] co-purchase counts between history items and recommended items
-    if ev_store.co and len(hist) and len(ids):
-        sub = ev_store.co_sym[hist].tocoo()  # rows of the history only: O(their nnz), no O(num_items) column index
-        order = np.argsort(ids, kind="stable")
-        sid = ids[order]
-        p = np.minimum(np.searchsorted(sid, sub.col), len(sid) - 1)
-        hit = sid[p] == sub.col
-        co_hist = np.zeros((len(hist), len(ids)))
-        co_hist[sub.row[hit], order[p[hit]]] = sub.data[hit]
-    for r, (i, s) in enumerate(zip(ids.tolist(), scores.tolist()), 1):
+    for r, (i, s, h, sim, b) in enumerate(zip(id_list, score_list, closest, best_sim.tolist(), co_best), 1):
         row = item_row(model, i, r, s)
-        parts, ev = [], {}
-        if sims is not None:
-            j = int(np.argmax(sims[r - 1]))
-            h = int(hist[j])
-            ev["closest_history_item"] = str(model.items.raw_ids[h])
-            ev["similarity"] = rnd(sims[r - 1, j])
-            parts.append(f"because you {model.verb} {model._label(h)} (similar, {sims[r - 1, j]:.2f})")
-            if co_hist is not None and co_hist[:, r - 1].max() > 0:
-                best = int(hist[int(np.argmax(co_hist[:, r - 1]))])
-                pe = ev_store.pair(best, i)
-                if pe is not None:
-                    ev["co_bought"] = {"with": str(model.items.raw_ids[best]), **pe}
-                    parts.append(
-                        f"often bought together with {model._label(best)}: {pe['count']} co-purchases, "
-                        f"lift {pe['lift']:.1f}"
-                    )
-        else:
-            parts.append("matches your taste profile (user embedding)")
-        row["reason"] = "; ".join(parts)
+        ev: dict[str, Any] = {"closest_history_item": str(raw[h]), "similarity": rnd(sim)}
+        reason = f"because you {verb} {model._label(h)} (similar, {sim:.2f})"
+        if b is not None:
+            pe = model.evidence.pair(b, i)
+            if pe is not None:
+                ev["co_bought"] = {"with": str(raw[b]), **pe}
+                reason += f"; often bought together with {model._label(b)}: {pe['count']} co-purchases, " \
+                          f"lift {pe['lift']:.1f}"
+        row["reason"] = reason
         row["evidence"] = ev
         rows.append(row)
     return rows
