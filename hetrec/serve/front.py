@@ -105,10 +105,6 @@ def _encode(body: Any) -> bytes:  # what starlette's JSONResponse.render does
     return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class Front:
     """ASGI wrapper of the app (see the module docstring).
 
@@ -147,28 +143,34 @@ class Front:
                                                  f"(--max-body); send a smaller request"})
             return
         seen = 0
-        started = False
+        started = cut = False
 
         async def limited_receive() -> dict:
-            nonlocal seen
+            nonlocal seen, cut
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
+                if seen > limit and not cut:  # answer 413 now; the app sees a client that went away
+                    cut = True
+                    if not started:
+                        await _respond(send, 413, {"detail": f"request body exceeds the limit of {limit} bytes "
+                                                             f"(--max-body); send a smaller request"})
+                if cut:
+                    return {"type": "http.disconnect"}
             return msg
 
-        async def tracked_send(msg: dict) -> None:
+        async def guarded_send(msg: dict) -> None:
             nonlocal started
+            if cut:
+                return  # the 413 is the answer
             started = started or msg["type"] == "http.response.start"
             await send(msg)
 
         try:
-            await self.app(scope, limited_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await _respond(send, 413, {"detail": f"request body exceeds the limit of {limit} bytes (--max-body); "
-                                                     f"send a smaller request"})
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not cut:  # after a 413, the app's complaint about the cut-off body is expected
+                raise
 
     def recommend(self, query_string: bytes) -> tuple[int, dict | bytes]:
         """``(status, body)`` of ``GET /recommend?<query_string>``."""
