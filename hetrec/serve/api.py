@@ -47,7 +47,7 @@ __all__ = ["create_app", "app_from_env", "set_threads", "Limits"]
 
 DEFAULT_MAX_K = 1000
 ENV_RUN, ENV_INDEX, ENV_OPTIONS, ENV_THREADS = "HETREC_RUN", "HETREC_INDEX", "HETREC_INDEX_OPTIONS", "HETREC_THREADS"
-ENV_LIMITS, ENV_TABLE_K = "HETREC_LIMITS", "HETREC_TABLE_K"
+ENV_LIMITS, ENV_TABLE_K, ENV_BACKGROUND = "HETREC_LIMITS", "HETREC_TABLE_K", "HETREC_BACKGROUND"
 
 
 def set_threads(n: int) -> None:
@@ -254,7 +254,8 @@ def app_from_env() -> Front:
     ``HETREC_RUN``, the index from ``HETREC_INDEX`` (default ``auto``), index options from ``HETREC_INDEX_OPTIONS``
     (JSON, e.g. ``{"ef_search": 128}``), threads per process from ``HETREC_THREADS`` (default 1), request limits from
     ``HETREC_LIMITS`` (JSON of :class:`~hetrec.serve.front.Limits` fields) and the top-K table size from
-    ``HETREC_TABLE_K``. The model loads in the background: ``/ready`` says when it is done."""
+    ``HETREC_TABLE_K``. The model loads before the process accepts connections (other workers keep answering), or
+    in the background with ``HETREC_BACKGROUND=1`` (``/ready`` says when it is done)."""
     run = os.environ.get(ENV_RUN)
     if not run:
         raise RuntimeError(f"set {ENV_RUN} to a hetrec-train run folder (or use `hetrec serve --run DIR`)")
@@ -262,5 +263,6 @@ def app_from_env() -> Front:
     opts = json.loads(os.environ.get(ENV_OPTIONS) or "{}")
     limits = Limits(**json.loads(os.environ.get(ENV_LIMITS) or "{}"))
     extra = {"table_k": int(os.environ[ENV_TABLE_K])} if os.environ.get(ENV_TABLE_K) else {}
-    return create_app(run, limits=limits, background=True, index=os.environ.get(ENV_INDEX, "auto"),
+    background = os.environ.get(ENV_BACKGROUND, "0") == "1"
+    return create_app(run, limits=limits, background=background, index=os.environ.get(ENV_INDEX, "auto"),
                       index_options=opts, **extra)

@@ -15,7 +15,7 @@ from hetrec.serve.evidence import rnd
 if TYPE_CHECKING:
     from hetrec.serve.model import ServingModel
 
-__all__ = ["item_row", "explain_recs", "explain_similar", "explain_association", "path"]
+__all__ = ["item_row", "item_rows", "reason_links", "explain_recs", "explain_similar", "explain_association", "path"]
 
 
 def item_row(model: ServingModel, i: int, rank: int, score: float) -> dict[str, Any]:
@@ -26,6 +26,20 @@ def item_row(model: ServingModel, i: int, rank: int, score: float) -> dict[str, 
     if model.categories is not None:
         row["category"] = model._category(i)
     return row
+
+
+def item_rows(model: ServingModel, ids: list[int], scores: list[float]) -> list[dict[str, Any]]:
+    """:func:`item_row` of every ``(id, score)``, ranks from 1 (the same rows, without a call per item)."""
+    raw, names, cats = model.items.raw_ids, model.names, model.categories
+    rows = []
+    for r, (i, s) in enumerate(zip(ids, scores), 1):
+        row: dict[str, Any] = {"rank": r, "item": str(raw[i]), "score": round(float(s), 4)}
+        if names is not None:
+            row["name"] = str(names[i])
+        if cats is not None:
+            row["category"] = str(cats[i]) if cats[i] else None
+        rows.append(row)
+    return rows
 
 
 def _history_co_counts(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> np.ndarray | None:
@@ -53,50 +67,55 @@ def _history_co_counts(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -
     return co_hist
 
 
+def reason_links(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the reasons of recommended ``ids`` point at, for a non-empty history ``hist``: ``(closest history item
+    [k] int64, its cosine similarity [k] float32, history item most often bought together with it [k] int64, -1 when
+    none)``. The top-K table stores these for its rows (they depend on the user only)."""
+    sims = model.item_unit[ids] @ model.item_unit[hist].T  # [k, h]
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(ids)), best].astype(np.float32)
+    co_with = np.full(len(ids), -1, dtype=np.int64)
+    co_hist = _history_co_counts(model, ids, hist)
+    if co_hist is not None:
+        has = co_hist.max(axis=0) > 0
+        co_with[has] = hist[co_hist.argmax(axis=0)[has]]
+    return hist[best], best_sim, co_with
+
+
 def explain_recs(model: ServingModel, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray,
-                 explain: bool = True) -> list[dict[str, Any]]:
+                 explain: bool = True, links: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 ) -> list[dict[str, Any]]:
     """Rows of recommended ``ids`` for a user (or visitor) whose history is ``hist``: the closest history item and,
     when there is basket evidence, the history item most often bought together with it.
 
-    The similarities and co-purchase counts of all rows are computed at once (two small matrix products / gathers);
-    the loop only formats. ``explain=False`` gives the rows without ``reason`` and ``evidence``.
+    ``links``: :func:`reason_links` of ``(ids, hist)`` when already known (the top-K table); else computed, for all
+    rows at once. ``explain=False`` gives the rows without ``reason`` and ``evidence``.
     """
     ids = np.asarray(ids, dtype=np.int64)
-    id_list, score_list = ids.tolist(), np.asarray(scores).tolist()
+    rows = item_rows(model, ids.tolist(), np.asarray(scores).tolist())
     if not explain:
-        return [item_row(model, i, r, s) for r, (i, s) in enumerate(zip(id_list, score_list), 1)]
-    raw, verb = model.items.raw_ids, model.verb
+        return rows
     hist = np.asarray(hist, dtype=np.int64)
     if not len(hist) or not len(ids):
-        reason = "matches your taste profile (user embedding)"
-        rows = [item_row(model, i, r, s) for r, (i, s) in enumerate(zip(id_list, score_list), 1)]
         for row in rows:
-            row["reason"], row["evidence"] = reason, {}
+            row["reason"], row["evidence"] = "matches your taste profile (user embedding)", {}
         return rows
-    sims = model.item_unit[ids] @ model.item_unit[hist].T  # [k, h]
-    best = sims.argmax(axis=1)
-    best_sim = sims[np.arange(len(ids)), best]
-    closest = hist[best].tolist()
-    co_hist = _history_co_counts(model, ids, hist)
-    co_best: list[int | None] = [None] * len(ids)
-    if co_hist is not None:
-        has = co_hist.max(axis=0) > 0
-        arg = co_hist.argmax(axis=0)
-        co_best = [int(hist[a]) if h else None for a, h in zip(arg.tolist(), has.tolist())]
-    rows = []
-    for r, (i, s, h, sim, b) in enumerate(zip(id_list, score_list, closest, best_sim.tolist(), co_best), 1):
-        row = item_row(model, i, r, s)
-        ev: dict[str, Any] = {"closest_history_item": str(raw[h]), "similarity": rnd(sim)}
-        reason = f"because you {verb} {model._label(h)} (similar, {sim:.2f})"
-        if b is not None:
-            pe = model.evidence.pair(b, i)
+    raw, names, verb, pair = model.items.raw_ids, model.names, model.verb, model.evidence.pair
+
+    def label(i: int) -> str:  # ServingModel._label
+        return f"{raw[i]} ({names[i]})" if names is not None and names[i] else str(raw[i])
+
+    closest, best_sim, co_with = links if links is not None else reason_links(model, ids, hist)
+    for row, i, h, sim, b in zip(rows, ids.tolist(), closest.tolist(), best_sim.tolist(), co_with.tolist()):
+        ev: dict[str, Any] = {"closest_history_item": str(raw[h]), "similarity": round(sim, 4)}
+        reason = f"because you {verb} {label(h)} (similar, {sim:.2f})"
+        if b >= 0:
+            pe = pair(b, i)
             if pe is not None:
                 ev["co_bought"] = {"with": str(raw[b]), **pe}
-                reason += f"; often bought together with {model._label(b)}: {pe['count']} co-purchases, " \
-                          f"lift {pe['lift']:.1f}"
+                reason += f"; often bought together with {label(b)}: {pe['count']} co-purchases, lift {pe['lift']:.1f}"
         row["reason"] = reason
         row["evidence"] = ev
-        rows.append(row)
     return rows
 
 

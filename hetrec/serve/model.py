@@ -348,10 +348,11 @@ class ServingModel:
             if mask is None and exclude_seen and k <= self.table_k:
                 # the precomputed top-K, or the same search it was built with (max(k, K) items, first k kept)
                 if self.table is not None:
-                    ids, scores = self.table.get(u, k)
-                else:
-                    ids, scores = self.search("recommend", self.user_query[u], self.table_k, exclude=hist)
-                    ids, scores = ids[:k], scores[:k]
+                    ids, scores, links = self.table.get(u, k)
+                    out.update(method="user_embedding", items=explain_recs(self, ids, scores, hist, explain, links))
+                    return out
+                ids, scores = self.search("recommend", self.user_query[u], self.table_k, exclude=hist)
+                ids, scores = ids[:k], scores[:k]
             else:
                 ids, scores = self.search("recommend", self.user_query[u], k,
                                           exclude=hist if exclude_seen else None, allowed=mask)

@@ -7,7 +7,7 @@ same :meth:`~hetrec.serve.index.ItemIndex.search` call the live path makes. ``Se
 the first ``k`` in that same case, so both give identical answers (tests compare them for every user). Filters
 (category, in-stock list), ``k > K``, ``exclude_seen=false`` and histories take the live path.
 
-Cost: ``num_users x K x 8`` bytes (ids int32 + scores float32; 40 MB for 100,000 users at K 50) and one index query
+Cost: ``num_users x K x 20`` bytes (five int32/float32 arrays; 100 MB for 100,000 users at K 50) and one index query
 per user at build time, run on all cores; the table is written to the artifact's ``index_cache/`` (file name = a hash
 of everything it depends on, so a stale table is never reused) and read back memory-mapped, so several server
 processes (``hetrec serve --workers N``) share one copy in the page cache. :func:`cached_array` does the same for the
@@ -88,41 +88,56 @@ def cached_array(cache_dir: Path | None, name: str, key: str, compute: Callable[
 class TopTable:
     """Top-``k`` unfiltered recommendations of every known user (see the module docstring).
 
+    Besides the items, the table keeps what their reasons point at (:func:`~hetrec.serve.explain.reason_links`:
+    closest history item, its similarity, the history item most often bought together with it), which depends on
+    the user only, so an answer from the table only formats.
+
     Shapes:
-        ids ``[num_users, k]`` int32 (``-1`` pads users with fewer candidates), scores ``[num_users, k]`` float32,
-        counts ``[num_users]`` int32.
+        ids, closest, co_with ``[num_users, k]`` int32 (``-1``: padding / none), scores, similarity
+        ``[num_users, k]`` float32, counts ``[num_users]`` int32.
     """
 
-    def __init__(self, ids: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> None:
+    PARTS = ("ids", "scores", "counts", "closest", "similarity", "co_with")
+
+    def __init__(self, ids: np.ndarray, scores: np.ndarray, counts: np.ndarray, closest: np.ndarray,
+                 similarity: np.ndarray, co_with: np.ndarray) -> None:
         self.ids, self.scores, self.counts = ids, scores, counts
+        self.closest, self.similarity, self.co_with = closest, similarity, co_with
         self.k = int(ids.shape[1])
 
-    def get(self, u: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``k`` (<= ``self.k``) ids and scores of user ``u``."""
+    def get(self, u: int, k: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The first ``k`` (<= ``self.k``) ids and scores of user ``u``, and their reason links."""
         n = min(int(k), int(self.counts[u]))
-        return np.asarray(self.ids[u, :n], dtype=np.int64), np.asarray(self.scores[u, :n], dtype=np.float32)
+        links = (self.closest[u, :n].astype(np.int64), self.similarity[u, :n], self.co_with[u, :n].astype(np.int64))
+        return self.ids[u, :n].astype(np.int64), self.scores[u, :n], links
 
     @staticmethod
-    def compute(model: ServingModel, k: int, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids, scores, counts)`` by the live search of every user, on ``threads`` threads (faiss and numpy
+    def compute(model: ServingModel, k: int, threads: int | None = None) -> tuple[np.ndarray, ...]:
+        """The parts (:attr:`PARTS`) by the live search of every user, on ``threads`` threads (faiss and numpy
         release the GIL; default: all cores)."""
+        from hetrec.serve.explain import reason_links
+
         n = len(model.users)
-        ids = np.full((n, k), -1, dtype=np.int32)
-        scores = np.zeros((n, k), dtype=np.float32)
+        ids, closest, co_with = (np.full((n, k), -1, dtype=np.int32) for _ in range(3))
+        scores, similarity = np.zeros((n, k), dtype=np.float32), np.zeros((n, k), dtype=np.float32)
         counts = np.zeros(n, dtype=np.int32)
         index = model.index("recommend")
         query, history = model.user_query, model.evidence.history
 
         def run(lo: int, hi: int) -> None:
             for u in range(lo, hi):
-                i, s = index.search(query[u], k, exclude=history(u))
+                hist = history(u)
+                i, s = index.search(query[u], k, exclude=hist)
                 ids[u, : len(i)], scores[u, : len(i)], counts[u] = i, s, len(i)
+                if len(i) and len(hist):
+                    c, sim, co = reason_links(model, i, hist)
+                    closest[u, : len(i)], similarity[u, : len(i)], co_with[u, : len(i)] = c, sim, co
 
         threads = max(1, int(threads or os.cpu_count() or 1))
         step = max(1, -(-n // (threads * 8)))
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda lo: run(lo, min(n, lo + step)), range(0, n, step)))
-        return ids, scores, counts
+        return ids, scores, counts, closest, similarity, co_with
 
     @classmethod
     def build(cls, model: ServingModel, k: int, cache_dir: Path | None = None) -> TopTable:
@@ -133,18 +148,18 @@ class TopTable:
         key = array_hash(model.user_query, model.evidence.train.indptr, model.evidence.train.indices,
                          extra=f"{k}|{sorted(index.describe().items())}|{model.index_key('recommend')}")
         if cache_dir is not None:
-            paths = [cache_dir / f"table_{part}_{key}.npy" for part in ("ids", "scores", "counts")]
-            loaded = [_load_npy(paths[0], (n, k), np.dtype(np.int32)),
-                      _load_npy(paths[1], (n, k), np.dtype(np.float32)),
-                      _load_npy(paths[2], (n,), np.dtype(np.int32))]
+            paths = [cache_dir / f"table_{part}_{key}.npy" for part in cls.PARTS]
+            specs = [(n, k), (n, k), (n,), (n, k), (n, k), (n, k)]
+            dtypes = [np.int32, np.float32, np.int32, np.int32, np.float32, np.int32]
+            loaded = [_load_npy(p, s, np.dtype(d)) for p, s, d in zip(paths, specs, dtypes)]
             if all(a is not None for a in loaded):
                 return cls(*loaded)
-        ids, scores, counts = cls.compute(model, k)
+        parts = cls.compute(model, k)
         if cache_dir is not None:
             try:
-                for p, a in zip(paths, (ids, scores, counts)):
+                for p, a in zip(paths, parts):
                     _save_npy(p, a)
                 return cls(*(_mapped(p) for p in paths))
             except OSError:
                 pass  # unwritable cache folder: keep the table in memory
-        return cls(ids, scores, counts)
+        return cls(*parts)
