@@ -16,7 +16,7 @@
    memory-mapped embeddings, vectors and top-K table); the machine's load average before and after.
 4. The top-K table's answers against the live search for ``--check-table`` users (must be identical).
 
-Run: ``.venv/bin/python benchmarks/serve.py`` (defaults: 1,000,000 items, 100,000 users; about 5-10 minutes on 2
+Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/serve.py`` (defaults: 1,000,000 items, 100,000 users; about 5-10 minutes on 2
 cores, most of it the HNSW build; with ``--workdir`` the artifact and indexes are kept and reused). The last line is one
 JSON object with the figures.
 """
@@ -371,10 +371,11 @@ def http_phase(run: Path, args, ann: dict, n_users: int, workdir: Path) -> dict:
         res["server_rss_gb"] = round(sum(p.memory_info().rss for p in procs if p.is_running()) / 1e9, 2)
         res["server_memory"] = mem
         res["server_workers"] = args.workers
-        res["users_sample"] = users
+
         alive = httpx.get(f"{url}/health", timeout=5).status_code == 200
         res["server_alive_after"] = alive
         log(f"HTTP recommend: {res}")
+        res["users_sample"] = users
         return res
     finally:
         proc.terminate()
