@@ -71,7 +71,9 @@ def reason_links(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> tupl
     """What the reasons of recommended ``ids`` point at, for a non-empty history ``hist``: ``(closest history item
     [k] int64, its cosine similarity [k] float32, history item most often bought together with it [k] int64, -1 when
     none)``. The top-K table stores these for its rows (they depend on the user only)."""
-    sims = model.item_unit[ids] @ model.item_unit[hist].T  # [k, h]
+    # one dot product per (item, history item) pair, summed in the same order whatever the number of rows (a BLAS
+    # matrix product rounds differently for 20 and 50 rows): the table's links equal those of a k-row answer
+    sims = (model.item_unit[ids][:, None, :] * model.item_unit[hist][None, :, :]).sum(axis=-1)  # [k, h]
     best = sims.argmax(axis=1)
     best_sim = sims[np.arange(len(ids)), best].astype(np.float32)
     co_with = np.full(len(ids), -1, dtype=np.int64)

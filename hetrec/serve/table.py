@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["TopTable", "cached_array", "array_hash"]
 
 DEFAULT_TABLE_K = 50
+TABLE_FORMAT = 2
+"""Part of the table's cache key: a new format (or a change in how its parts are computed) never reads an old one."""
 
 
 def array_hash(*arrays: np.ndarray, extra: str = "") -> str:
@@ -146,7 +148,8 @@ class TopTable:
         n = len(model.users)
         index = model.index("recommend")
         key = array_hash(model.user_query, model.evidence.train.indptr, model.evidence.train.indices,
-                         extra=f"{k}|{sorted(index.describe().items())}|{model.index_key('recommend')}")
+                         extra=f"{TABLE_FORMAT}|{k}|{sorted(index.describe().items())}|"
+                               f"{model.index_key('recommend')}")
         if cache_dir is not None:
             paths = [cache_dir / f"table_{part}_{key}.npy" for part in cls.PARTS]
             specs = [(n, k), (n, k), (n,), (n, k), (n, k), (n, k)]
