@@ -438,7 +438,7 @@ def main() -> None:
     p.add_argument("--http-seconds", type=int, default=20)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--python-client", action="store_true", help="use the Python client even when wrk is installed")
-    p.add_argument("--workers", type=int, default=2, help="hetrec serve --workers")
+    p.add_argument("--workers", type=int, default=2, help="hetrec serve --workers (its default on 2 cores)")
     p.add_argument("--table-k", type=int, default=50, help="hetrec serve --table-k (0: no precomputed table)")
     p.add_argument("--extra-query", default="", help="appended to the /recommend query, e.g. '&explain=false'")
     p.add_argument("--check-table", type=int, default=2000,

@@ -302,9 +302,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"], help="retrieval index")
     p.add_argument("--ef-search", type=int, default=None, help="HNSW search candidate list (default 128)")
     p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited per query (default 32)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="server processes (default 1); they share the memory-mapped embeddings, vectors and top-K "
-                        "table of the artifact's index_cache/")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="server processes (default 2, 1 on a one-core machine: on 2 cores two workers served "
+                        "more requests/s than one, benchmarks/results/serve.md); they share the memory-mapped "
+                        "embeddings, vectors and top-K table of the artifact's index_cache/")
     p.add_argument("--table-k", type=int, default=50,
                    help="precomputed top-K of every known user, built at start-up (users x K x 8 bytes); requests "
                         "with k <= K and no filter are answered from it. 0: none (default 50)")
