@@ -68,6 +68,8 @@ class ColdStart:
             if row[c] is None and pd.api.types.is_numeric_dtype(attrs[c]) and attrs[c].notna().any():
                 row[c] = attrs[c].median()
                 imputed.append(str(c))
+        for c in attributes:  # an absurd number (1e30, NaN, inf) would give a meaningless embedding: refuse it
+            self._check_number(str(c), row[str(c)])
         df = pd.DataFrame([row], columns=attrs.columns)
         for c in attrs.columns:  # keep the training dtypes so fitted transformers accept the row
             try:
@@ -78,6 +80,30 @@ class ColdStart:
                     f"{attrs[c].dtype}: {e}"
                 ) from None
         return df, imputed
+
+    def _check_number(self, col: str, value: Any) -> None:
+        """Raise ``ValueError`` naming ``col`` when a numeric attribute is not finite or lies far outside the
+        catalogue's range (more than 10 spans beyond its minimum or maximum)."""
+        attrs = self.model.attrs
+        if value is None or not pd.api.types.is_numeric_dtype(attrs[col]) or pd.api.types.is_bool_dtype(attrs[col]):
+            return
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return  # not a number at all: the dtype check below names it
+        if not np.isfinite(v):
+            raise ValueError(f"cold_start: attribute {col!r}={value!r} is not a finite number; give a real value "
+                             f"or leave {col!r} out (the catalogue's median is used)")
+        known = attrs[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        known = known[np.isfinite(known)]
+        if not len(known):
+            return
+        lo, hi = float(known.min()), float(known.max())
+        span = max(hi - lo, 1.0)
+        if not lo - 10 * span <= v <= hi + 10 * span:
+            raise ValueError(f"cold_start: attribute {col!r}={value!r} is far outside the catalogue's range "
+                             f"[{lo:g}, {hi:g}] (accepted: {lo - 10 * span:g} .. {hi + 10 * span:g}); check the unit "
+                             f"or leave {col!r} out")
 
     def _features(self, df: pd.DataFrame) -> torch.Tensor:
         enc = (self.model.artifact.feature_encoders or {}).get(self.model.item_type)
@@ -95,6 +121,9 @@ class ColdStart:
         if sp.issparse(x):
             x = x.toarray()
         x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x).float()
+        if not torch.isfinite(x).all():
+            raise ValueError(f"cold_start: the attributes {df.iloc[0].to_dict()} give non-finite item features; "
+                             f"check the numeric attributes")
         return x.reshape(1, -1)
 
     # ------------------------------------------------------------------ paths

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -189,31 +190,75 @@ def _cold_start(args: argparse.Namespace) -> int:
 
 @_guard
 def _serve(args: argparse.Namespace) -> int:
-    import os
-
     import uvicorn
 
-    from hetrec.serve.api import ENV_INDEX, ENV_OPTIONS, ENV_RUN, ENV_THREADS, create_app, set_threads
+    from hetrec.serve.api import (
+        ENV_BACKGROUND, ENV_INDEX, ENV_LIMITS, ENV_OPTIONS, ENV_RUN, ENV_TABLE_K, ENV_THREADS, Limits, create_app,
+        set_threads,
+    )
     from hetrec.serve.model import resolve_artifact_dir
 
     opts = {k: v for k, v in (("ef_search", args.ef_search), ("nprobe", args.nprobe)) if v is not None}
     if args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.table_k < 0:
+        raise ValueError(f"--table-k must be >= 0 (0: no precomputed table), got {args.table_k}")
+    limits = Limits(max_k=args.max_k, max_body=args.max_body, max_history=args.max_history)
     resolve_artifact_dir(args.run)  # fail now, with the reason, rather than in every worker
     url = f"http://{args.host}:{args.port}"
+    set_threads(args.threads)
     if args.workers == 1:
-        set_threads(args.threads)
-        app = create_app(args.run, index=args.index, index_options=opts)
+        app = create_app(args.run, limits=limits, background=args.background_load, index=args.index,
+                         index_options=opts, table_k=args.table_k)
         print(f"hetrec serving {args.run} on {url} (docs: {url}/docs)", flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
         return 0
-    # several processes, each loading the artifact once (ANN indexes come from the artifact's index cache)
+    # several processes: build (or read) the indexes, derived vectors and top-K table into the artifact's
+    # index_cache/ once, in a child process (so this parent stays small; a damaged artifact fails now, with its
+    # message); each worker then maps them read-only
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(
+        target=_prebuild, args=(str(args.run), args.index, opts, args.table_k, args.threads), name="hetrec-prebuild")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        print(f"error: loading {args.run} failed (exit status {child.exitcode}); see the message above",
+              file=sys.stderr)
+        return 2
     os.environ.update({ENV_RUN: str(args.run), ENV_INDEX: args.index, ENV_OPTIONS: json.dumps(opts),
-                       ENV_THREADS: str(args.threads)})
+                       ENV_THREADS: str(args.threads), ENV_LIMITS: json.dumps(limits.__dict__),
+                       ENV_TABLE_K: str(args.table_k), ENV_BACKGROUND: "1" if args.background_load else "0"})
     print(f"hetrec serving {args.run} on {url} with {args.workers} workers (docs: {url}/docs)", flush=True)
     uvicorn.run("hetrec.serve.api:app_from_env", factory=True, workers=args.workers, host=args.host, port=args.port,
                 log_level=args.log_level, access_log=args.access_log)
     return 0
+
+
+def _prebuild(run: str, index: str, opts: dict, table_k: int, threads: int) -> None:
+    """Child process of ``hetrec serve --workers N``: fill the artifact's index_cache/ (exit status 2 on bad input)."""
+    from hetrec.serve.api import set_threads
+    from hetrec.serve.model import ServingModel
+
+    set_threads(max(threads, os.cpu_count() or 1))
+    def build(_: argparse.Namespace) -> int:
+        ServingModel.load(run, index=index, index_options=opts, table_k=table_k).warm_up()
+        return 0
+
+    sys.exit(_guard(build)(argparse.Namespace()))
+
+
+def _positive(name: str):
+    def parse(value: str) -> int:
+        try:
+            v = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {value!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
+        return v
+
+    return parse
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -257,8 +302,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", default="auto", choices=["auto", "exact", "hnsw", "ivf"], help="retrieval index")
     p.add_argument("--ef-search", type=int, default=None, help="HNSW search candidate list (default 128)")
     p.add_argument("--nprobe", type=int, default=None, help="IVF cells visited per query (default 32)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="server processes, each with its own copy of the model (default 1)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="server processes (default 2, 1 on a one-core machine: on 2 cores two workers served "
+                        "more requests/s than one, benchmarks/results/serve.md); they share the memory-mapped "
+                        "embeddings, vectors and top-K table of the artifact's index_cache/")
+    p.add_argument("--table-k", type=int, default=50,
+                   help="precomputed top-K of every known user, built at start-up (users x K x 8 bytes); requests "
+                        "with k <= K and no filter are answered from it. 0: none (default 50)")
+    p.add_argument("--background-load", action="store_true",
+                   help="accept connections at once and load in the background: /health answers during the load, "
+                        "/ready and the endpoints answer 503 until it is done (default: load first; a bad artifact "
+                        "then exits with its message before the port opens)")
+    p.add_argument("--max-k", type=_positive("--max-k"), default=1000, help="largest k of a request (default 1000)")
+    p.add_argument("--max-body", type=_positive("--max-body"), default=1 << 20,
+                   help="largest request body in bytes, 413 above (default 1048576)")
+    p.add_argument("--max-history", type=_positive("--max-history"), default=200,
+                   help="most item ids in /recommend?history= (default 200)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch/faiss threads per process (default 1: requests are single queries, and idle OpenMP "
                         "threads spinning between them only steal CPU)")

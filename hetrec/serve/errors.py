@@ -29,7 +29,9 @@ class UnknownIdError(HetrecError, KeyError):
             "category": "",
         }.get(self.kind, "")
         plural = "categories" if self.kind == "category" else f"{self.kind}s"
-        return f"unknown {self.kind} id {str(self.raw_id)!r} ({self.known} known {plural}){hint}"
+        raw = str(self.raw_id)
+        shown = repr(raw) if len(raw) <= 200 else f"{raw[:200]!r}... ({len(raw)} characters)"  # never echo a huge id
+        return f"unknown {self.kind} id {shown} ({self.known} known {plural}){hint}"
 
 
 class ColdStartUnavailable(HetrecError, RuntimeError):

@@ -15,7 +15,7 @@ from hetrec.serve.evidence import rnd
 if TYPE_CHECKING:
     from hetrec.serve.model import ServingModel
 
-__all__ = ["item_row", "explain_recs", "explain_similar", "explain_association", "path"]
+__all__ = ["item_row", "item_rows", "reason_links", "explain_recs", "explain_similar", "explain_association", "path"]
 
 
 def item_row(model: ServingModel, i: int, rank: int, score: float) -> dict[str, Any]:
@@ -28,44 +28,96 @@ def item_row(model: ServingModel, i: int, rank: int, score: float) -> dict[str, 
     return row
 
 
-def explain_recs(model: ServingModel, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray) -> list[dict[str, Any]]:
-    """Rows of recommended ``ids`` for a user (or visitor) whose history is ``hist``: the closest history item and,
-    when there is basket evidence, the history item most often bought together with it."""
-    ev_store = model.evidence
+def item_rows(model: ServingModel, ids: list[int], scores: list[float]) -> list[dict[str, Any]]:
+    """:func:`item_row` of every ``(id, score)``, ranks from 1 (the same rows, without a call per item)."""
+    raw, names, cats = model.items.raw_ids, model.names, model.categories
     rows = []
-    sims = model.item_unit[ids] @ model.item_unit[hist].T if len(hist) else None  # [k, h]
-    co_hist = None  # [h, k] co-purchase counts between history items and recommended items
-    if ev_store.co and len(hist) and len(ids):
-        sub = ev_store.co_sym[hist].tocoo()  # rows of the history only: O(their nnz), no O(num_items) column index
-        order = np.argsort(ids, kind="stable")
-        sid = ids[order]
-        p = np.minimum(np.searchsorted(sid, sub.col), len(sid) - 1)
-        hit = sid[p] == sub.col
-        co_hist = np.zeros((len(hist), len(ids)))
-        co_hist[sub.row[hit], order[p[hit]]] = sub.data[hit]
-    for r, (i, s) in enumerate(zip(ids.tolist(), scores.tolist()), 1):
-        row = item_row(model, i, r, s)
-        parts, ev = [], {}
-        if sims is not None:
-            j = int(np.argmax(sims[r - 1]))
-            h = int(hist[j])
-            ev["closest_history_item"] = str(model.items.raw_ids[h])
-            ev["similarity"] = rnd(sims[r - 1, j])
-            parts.append(f"because you {model.verb} {model._label(h)} (similar, {sims[r - 1, j]:.2f})")
-            if co_hist is not None and co_hist[:, r - 1].max() > 0:
-                best = int(hist[int(np.argmax(co_hist[:, r - 1]))])
-                pe = ev_store.pair(best, i)
-                if pe is not None:
-                    ev["co_bought"] = {"with": str(model.items.raw_ids[best]), **pe}
-                    parts.append(
-                        f"often bought together with {model._label(best)}: {pe['count']} co-purchases, "
-                        f"lift {pe['lift']:.1f}"
-                    )
-        else:
-            parts.append("matches your taste profile (user embedding)")
-        row["reason"] = "; ".join(parts)
-        row["evidence"] = ev
+    for r, (i, s) in enumerate(zip(ids, scores), 1):
+        row: dict[str, Any] = {"rank": r, "item": str(raw[i]), "score": round(float(s), 4)}
+        if names is not None:
+            row["name"] = str(names[i])
+        if cats is not None:
+            row["category"] = str(cats[i]) if cats[i] else None
         rows.append(row)
+    return rows
+
+
+def _history_co_counts(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> np.ndarray | None:
+    """``[h, k]`` co-purchase counts between the history items (rows) and the recommended items (columns), gathered
+    from the history's rows of the symmetric count matrix only (O(their nnz), no scipy slicing); ``None`` without
+    basket evidence."""
+    ev = model.evidence
+    if not ev.co or not len(hist) or not len(ids):
+        return None
+    cm = ev.co_sym
+    starts, ends = cm.indptr[hist], cm.indptr[hist + 1]
+    lens = (ends - starts).astype(np.int64)
+    total = int(lens.sum())
+    co_hist = np.zeros((len(hist), len(ids)))
+    if total == 0:
+        return co_hist
+    first = np.cumsum(lens) - lens
+    pos = np.arange(total, dtype=np.int64) - np.repeat(first, lens) + np.repeat(starts.astype(np.int64), lens)
+    row, col, data = np.repeat(np.arange(len(hist)), lens), cm.indices[pos], cm.data[pos]
+    order = np.argsort(ids, kind="stable")
+    sid = ids[order]
+    p = np.minimum(np.searchsorted(sid, col), len(sid) - 1)
+    hit = sid[p] == col
+    co_hist[row[hit], order[p[hit]]] = data[hit]
+    return co_hist
+
+
+def reason_links(model: ServingModel, ids: np.ndarray, hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the reasons of recommended ``ids`` point at, for a non-empty history ``hist``: ``(closest history item
+    [k] int64, its cosine similarity [k] float32, history item most often bought together with it [k] int64, -1 when
+    none)``. The top-K table stores these for its rows (they depend on the user only)."""
+    # one dot product per (item, history item) pair, summed in the same order whatever the number of rows (a BLAS
+    # matrix product rounds differently for 20 and 50 rows): the table's links equal those of a k-row answer
+    sims = (model.item_unit[ids][:, None, :] * model.item_unit[hist][None, :, :]).sum(axis=-1)  # [k, h]
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(ids)), best].astype(np.float32)
+    co_with = np.full(len(ids), -1, dtype=np.int64)
+    co_hist = _history_co_counts(model, ids, hist)
+    if co_hist is not None:
+        has = co_hist.max(axis=0) > 0
+        co_with[has] = hist[co_hist.argmax(axis=0)[has]]
+    return hist[best], best_sim, co_with
+
+
+def explain_recs(model: ServingModel, ids: np.ndarray, scores: np.ndarray, hist: np.ndarray,
+                 explain: bool = True, links: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Rows of recommended ``ids`` for a user (or visitor) whose history is ``hist``: the closest history item and,
+    when there is basket evidence, the history item most often bought together with it.
+
+    ``links``: :func:`reason_links` of ``(ids, hist)`` when already known (the top-K table); else computed, for all
+    rows at once. ``explain=False`` gives the rows without ``reason`` and ``evidence``.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = item_rows(model, ids.tolist(), np.asarray(scores).tolist())
+    if not explain:
+        return rows
+    hist = np.asarray(hist, dtype=np.int64)
+    if not len(hist) or not len(ids):
+        for row in rows:
+            row["reason"], row["evidence"] = "matches your taste profile (user embedding)", {}
+        return rows
+    raw, names, verb, pair = model.items.raw_ids, model.names, model.verb, model.evidence.pair
+
+    def label(i: int) -> str:  # ServingModel._label
+        return f"{raw[i]} ({names[i]})" if names is not None and names[i] else str(raw[i])
+
+    closest, best_sim, co_with = links if links is not None else reason_links(model, ids, hist)
+    for row, i, h, sim, b in zip(rows, ids.tolist(), closest.tolist(), best_sim.tolist(), co_with.tolist()):
+        ev: dict[str, Any] = {"closest_history_item": str(raw[h]), "similarity": round(sim, 4)}
+        reason = f"because you {verb} {label(h)} (similar, {sim:.2f})"
+        if b >= 0:
+            pe = pair(b, i)
+            if pe is not None:
+                ev["co_bought"] = {"with": str(raw[b]), **pe}
+                reason += f"; often bought together with {label(b)}: {pe['count']} co-purchases, lift {pe['lift']:.1f}"
+        row["reason"] = reason
+        row["evidence"] = ev
     return rows
 
 

@@ -20,6 +20,7 @@ query never returns fewer than the ``k`` items that pass the filter.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,7 +62,9 @@ class ItemIndex:
         self.vectors = _as_matrix(vectors)
         if self.vectors.ndim != 2:
             raise ValueError(f"{type(self).__name__}: vectors must be 2-d [num_items, dim], got {self.vectors.shape}")
-        self._tensor = torch.from_numpy(self.vectors)
+        with warnings.catch_warnings():  # read-only (memory-mapped) vectors: the index never writes to them
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self._tensor = torch.from_numpy(self.vectors)
         self.max_fetch = 4096
 
     @property

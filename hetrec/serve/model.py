@@ -50,6 +50,7 @@ from hetrec.serve.evidence import (
 from hetrec.serve.explain import explain_association, explain_recs, explain_similar, item_row
 from hetrec.serve.index import AUTO_ANN, BUILD_DEFAULTS, INDEX_KINDS, ItemIndex, build_index
 from hetrec.serve.profile import Profiles
+from hetrec.serve.table import DEFAULT_TABLE_K, TopTable, array_hash, cached_array
 from hetrec.train.artifact import Artifact
 
 __all__ = ["ServingModel", "resolve_artifact_dir", "EVENT_VERBS", "SHRINK"]
@@ -68,6 +69,9 @@ class ServingModel:
             vectors, so a stale index is never reused). Default none (``load`` uses ``<artifact>/index_cache``).
         alpha: weight of co-purchase evidence against embedding similarity in :meth:`associations`. Default 0.5.
         max_k: the largest ``k`` a request may ask for (the HTTP API answers 422 above it). Default 1000.
+        table_k: size ``K`` of the precomputed top-K of known users (:class:`~hetrec.serve.table.TopTable`, built by
+            :meth:`warm_up`); unfiltered user requests search ``max(k, K)`` items whether or not the table is built,
+            so the table and the live path answer alike. 0: no table. Default 50.
 
     Shapes:
         user embeddings ``[num_users, D]``, item embeddings ``[num_items, D]``; ``train_matrix`` ``[num_users,
@@ -83,6 +87,7 @@ class ServingModel:
         cache_dir: str | os.PathLike | None = None,
         alpha: float = 0.5,
         max_k: int = 1000,
+        table_k: int = DEFAULT_TABLE_K,
     ) -> None:
         if index not in INDEX_KINDS:
             raise ValueError(f"unknown index {index!r}; choose one of {', '.join(INDEX_KINDS)} (e.g. --index hnsw)")
@@ -99,17 +104,24 @@ class ServingModel:
         # hash indexes for one-id lookups (IdMap.to_internal builds an Index per call: fine for batches, slow per id)
         self._user_index = pd.Index(self.users.raw_ids)
         self._item_index = pd.Index(self.items.raw_ids)
+        # float32 embeddings stay views of the (memory-mapped) artifact tensors; derived vectors are read from the
+        # cache folder memory-mapped, so server processes share one copy (see hetrec.serve.table)
         self.item_emb = artifact.embeddings[self.item_type].detach().cpu().float().numpy()
         self.user_emb = artifact.embeddings[self.user_type].detach().cpu().float().numpy()
-        self.item_unit = unit(self.item_emb)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.scorer = str(self.meta.get("scorer", "dot"))
+        self.item_unit = cached_array(self.cache_dir, "item_unit", array_hash(self.item_emb),
+                                      lambda: unit(self.item_emb))
         self.index_kind = index
         self.auto_threshold = int(auto_threshold)
         self.index_options = dict(index_options or {})
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.alpha = float(alpha)
         self.max_k = int(max_k)
-        self.user_query = user_query(artifact, self.scorer, self.event, self.user_emb, self.item_emb.shape[1])
+        self.table_k = max(0, int(table_k))
+        self.table: TopTable | None = None
+        uq = lambda: user_query(artifact, self.scorer, self.event, self.user_emb, self.item_emb.shape[1])  # noqa: E731
+        self.user_query = uq() if self.scorer == "dot" else cached_array(
+            self.cache_dir, f"user_query_{self.scorer}", array_hash(self.user_emb, extra=self.event), uq)
         self.evidence = Evidence.from_artifact(artifact, len(self.users), len(self.items))
         ev = self.evidence  # public names of the evidence (report.py, api.py)
         self.train, self.train_csc, self.popularity = ev.train, ev.train_csc, ev.popularity
@@ -120,6 +132,7 @@ class ServingModel:
         self._indexes: dict[str, ItemIndex] = {}
         self._lock = threading.RLock()  # guards the lazily built indexes and the category-mask cache
         self._cat_masks: dict[str, np.ndarray] = {}
+        self._index_names: dict[tuple[str, str], tuple[str, str]] = {}
         self._cold_start = ColdStart(self)
         self._profiles = Profiles(self)
 
@@ -149,28 +162,45 @@ class ServingModel:
         with self._lock:
             if space not in self._indexes:
                 vec = self.item_unit if space == "similar" else self.item_emb
-                cache = None
+                kind, key = self._index_name(space)
+                cache = self.cache_dir / f"{key}.faiss" if self.cache_dir is not None and kind != "exact" else None
+                self._indexes[space] = build_index(vec, kind=kind, cache_path=cache, **self.index_options)
+            return self._indexes[space]
+
+    def _index_name(self, space: str) -> tuple[str, str]:
+        """``(kind, name)`` of a space's index; the name holds the build options and a hash of the vectors."""
+        key = (space, self.index_kind)
+        with self._lock:
+            if key not in self._index_names:
+                vec = self.item_unit if space == "similar" else self.item_emb
                 kind = self.index_kind
                 if kind == "auto":
                     kind = "exact" if len(vec) < self.auto_threshold else AUTO_ANN
-                if self.cache_dir is not None and kind != "exact":
-                    h = hashlib.sha1(np.ascontiguousarray(vec).view(np.uint8)).hexdigest()[:16]
-                    build = {**BUILD_DEFAULTS[kind], **self.index_options}
-                    opts = "_".join(f"{k}{build[k]}" for k in sorted(BUILD_DEFAULTS[kind]))
-                    cache = self.cache_dir / f"{kind}_{space}_{opts}_{h}.faiss"
-                self._indexes[space] = build_index(vec, kind=kind, cache_path=cache, **self.index_options)
-            return self._indexes[space]
+                h = hashlib.sha1(np.ascontiguousarray(vec).view(np.uint8)).hexdigest()[:16]
+                build = {**BUILD_DEFAULTS.get(kind, {}), **self.index_options}
+                opts = "_".join(f"{k}{build[k]}" for k in sorted(BUILD_DEFAULTS.get(kind, {})))
+                self._index_names[key] = (kind, f"{kind}_{space}_{opts}_{h}")
+            return self._index_names[key]
+
+    def index_key(self, space: str) -> str:
+        """The cache name of a space's index (kind, build options, hash of the vectors)."""
+        if space == "recommend" and self.scorer == "cosine":
+            space = "similar"
+        return self._index_name(space)[1]
 
     def search(self, space: str, query: np.ndarray, k: int, exclude: Any = None,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` of one space's index (see :meth:`index` and :meth:`hetrec.serve.index.ItemIndex.search`)."""
         return self.index(space).search(query, k, exclude=exclude, allowed=allowed)
 
-    def warm_up(self) -> ServingModel:
-        """Build (or read) the indexes now instead of at the first request."""
+    def warm_up(self, table: bool = True) -> ServingModel:
+        """Build (or read) the indexes now instead of at the first request, and the top-K table of known users
+        (``table=True`` and ``table_k > 0``)."""
         self.index("similar")
         if self.scorer != "cosine":
             self.index("recommend")
+        if table and self.table_k > 0 and self.table is None and len(self.users):
+            self.table = TopTable.build(self, self.table_k, self.cache_dir)
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -276,6 +306,7 @@ class ServingModel:
         category: str | None = None,
         allowed_items: Iterable[object] | None = None,
         exclude_seen: bool = True,
+        explain: bool = True,
     ) -> dict[str, Any]:
         """Top-``k`` items for a known user, or for a visitor given by the items of a history (basket, session).
 
@@ -287,6 +318,7 @@ class ServingModel:
             category: only items of this category (or its sub-categories, ``"Food"`` matches ``"Food>Dairy"``).
             allowed_items: only these raw item ids (e.g. the in-stock list); ids the model does not know are skipped.
             exclude_seen: drop the items the user already has (or the history items). Default ``True``.
+            explain: add ``reason`` and ``evidence`` to every item. Default ``True``.
 
         Returns:
             ``{"user", "history", "k", "fallback", "method", "items": [{"rank", "item", "score", ["name",
@@ -313,10 +345,19 @@ class ServingModel:
                 out.update(method="popular", fallback="popular", items=self.popular(k, category, allowed_items))
                 return out
             hist = self.evidence.history(u)
-            ids, scores = self.search("recommend", self.user_query[u], k, exclude=hist if exclude_seen else None,
-                                      allowed=mask)
+            if mask is None and exclude_seen and k <= self.table_k:
+                # the precomputed top-K, or the same search it was built with (max(k, K) items, first k kept)
+                if self.table is not None:
+                    ids, scores, links = self.table.get(u, k)
+                    out.update(method="user_embedding", items=explain_recs(self, ids, scores, hist, explain, links))
+                    return out
+                ids, scores = self.search("recommend", self.user_query[u], self.table_k, exclude=hist)
+                ids, scores = ids[:k], scores[:k]
+            else:
+                ids, scores = self.search("recommend", self.user_query[u], k,
+                                          exclude=hist if exclude_seen else None, allowed=mask)
             out["method"] = "user_embedding"
-        out["items"] = explain_recs(self, ids, scores, hist)
+        out["items"] = explain_recs(self, ids, scores, hist, explain=explain)
         return out
 
     def similar(
@@ -444,6 +485,7 @@ class ServingModel:
             "co_bought_pairs": int(self.co["count"].nnz) if self.co else 0,
             "has_model": self.artifact.model_state is not None,
             "max_k": self.max_k,
+            "table": None if self.table is None else {"users": len(self.users), "k": self.table.k},
         }
 
 

@@ -208,6 +208,8 @@ class Artifact:
                 raise DamagedFileError(p, f"cannot be read ({type(e).__name__}: {str(e)[:300]})", fix) from None
 
         tensors = lambda p: torch.load(p, weights_only=True, map_location="cpu")
+        # embeddings memory-mapped (copy-on-write): server processes of one artifact share them in the page cache
+        mapped = lambda p: torch.load(p, weights_only=True, map_location="cpu", mmap=True)
         idmaps = {}
         for p in sorted((path / "idmaps").glob("*.json")):
             idmaps[p.stem] = read(f"idmaps/{p.name}", lambda q: IdMap.from_json(json.loads(q.read_text())))
@@ -218,7 +220,7 @@ class Artifact:
                 return {k: z[k] for k in z.files}
 
         return cls(
-            embeddings=read("embeddings.pt", tensors, optional=False),
+            embeddings=read("embeddings.pt", mapped, optional=False),
             idmaps=idmaps,
             meta=read("meta.json", lambda p: json.loads(p.read_text()), optional=False),
             config=cfg or {},

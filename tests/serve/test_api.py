@@ -64,7 +64,7 @@ def server(tiny_run: Path):
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hetrec.cli", "serve", "--run", str(tiny_run), "--port", str(port)],
+        [sys.executable, "-m", "hetrec.cli", "serve", "--run", str(tiny_run), "--port", str(port), "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
     )
     url = f"http://127.0.0.1:{port}"
