@@ -16,8 +16,8 @@
    memory-mapped embeddings, vectors and top-K table); the machine's load average before and after.
 4. The top-K table's answers against the live search for ``--check-table`` users (must be identical).
 
-Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/serve.py`` (defaults: 1,000,000 items, 100,000 users; about 5-10 minutes on 2
-cores, most of it the HNSW build; with ``--workdir`` the artifact and indexes are kept and reused). The last line is one
+Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/serve.py`` (defaults: 1,000,000 items, 100,000 users; about
+5-10 minutes on 2 cores, most of it the HNSW build; with ``--workdir`` the artifact and indexes are kept and reused). The last line is one
 JSON object with the figures.
 """
 
@@ -305,7 +305,8 @@ def memory(procs: list) -> list[dict]:
     for p in procs:
         m = p.memory_full_info()
         if m.rss > 100e6:  # the workers (not uvicorn's supervisor / multiprocessing helpers)
-            out.append({"rss_gb": round(m.rss / 1e9, 2), "pss_gb": round(m.pss / 1e9, 2), "uss_gb": round(m.uss / 1e9, 2)})
+            out.append({"rss_gb": round(m.rss / 1e9, 2), "pss_gb": round(m.pss / 1e9, 2),
+                        "uss_gb": round(m.uss / 1e9, 2)})
     return out
 
 
@@ -405,7 +406,8 @@ def work_split(run: Path, ann: dict, args, users: list[str], server_cpu_ms: floa
         assert status == 200, status
     work = (time.process_time() - c0) / len(queries) * 1e3
     out = {"work_cpu_ms_per_request": round(work, 3), "http_stack_cpu_ms_per_request": round(server_cpu_ms - work, 3)}
-    log(f"CPU per request: server {server_cpu_ms:.3f} ms = work {work:.3f} ms + HTTP stack {server_cpu_ms - work:.3f} ms")
+    log(f"CPU per request: server {server_cpu_ms:.3f} ms = work {work:.3f} ms "
+        f"+ HTTP stack {server_cpu_ms - work:.3f} ms")
     if args.check_table and model.table is not None:
         sample = users[: args.check_table]
         from_table = [model.recommend(user=u, k=20) for u in sample]

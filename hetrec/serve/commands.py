@@ -193,7 +193,15 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hetrec.serve.api import (
-        ENV_BACKGROUND, ENV_INDEX, ENV_LIMITS, ENV_OPTIONS, ENV_RUN, ENV_TABLE_K, ENV_THREADS, Limits, create_app,
+        ENV_BACKGROUND,
+        ENV_INDEX,
+        ENV_LIMITS,
+        ENV_OPTIONS,
+        ENV_RUN,
+        ENV_TABLE_K,
+        ENV_THREADS,
+        Limits,
+        create_app,
         set_threads,
     )
     from hetrec.serve.model import resolve_artifact_dir
