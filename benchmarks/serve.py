@@ -17,8 +17,8 @@
 4. The top-K table's answers against the live search for ``--check-table`` users (must be identical).
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/serve.py`` (defaults: 1,000,000 items, 100,000 users; about
-5-10 minutes on 2 cores, most of it the HNSW build; with ``--workdir`` the artifact and indexes are kept and reused). The last line is one
-JSON object with the figures.
+5-10 minutes on 2 cores, most of it the HNSW build; with ``--workdir`` the artifact and indexes are kept and
+reused). The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
