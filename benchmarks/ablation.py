@@ -111,10 +111,10 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
     write_md("ablation.md", lines)
 
 
-
 def main() -> None:
     grid_main(__doc__, list(DATASETS), "ablation.py", "ablation", run_dataset,
               lambda rows, args, command, seconds: write(rows, args.datasets, command, seconds))
+
 
 if __name__ == "__main__":
     main()

@@ -93,10 +93,10 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
     write_md("recency.md", lines)
 
 
-
 def main() -> None:
     grid_main(__doc__, list(DATASETS), "recency.py", "recency", run_dataset,
               lambda rows, args, command, seconds: write(rows, args.datasets, command, seconds))
+
 
 if __name__ == "__main__":
     main()

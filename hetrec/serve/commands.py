@@ -17,14 +17,21 @@ from typing import Any
 __all__ = ["add_commands", "format_table"]
 
 
-def _k(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"k must be an integer, got {value!r}") from None
-    if k < 0:
-        raise argparse.ArgumentTypeError(f"k must be >= 0, got {k}")
-    return k
+def _int_at_least(name: str, low: int):
+    """argparse type: an integer >= ``low``, else a usage error naming the option."""
+    def parse(value: str) -> int:
+        try:
+            v = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {value!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {low}, got {v}")
+        return v
+
+    return parse
+
+
+_k = _int_at_least("k", 0)
 
 
 def _common(p: argparse.ArgumentParser, k: bool = True) -> None:
@@ -256,19 +263,6 @@ def _prebuild(run: str, index: str, opts: dict, table_k: int, threads: int) -> N
     sys.exit(_guard(build)(argparse.Namespace()))
 
 
-def _positive(name: str):
-    def parse(value: str) -> int:
-        try:
-            v = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {value!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {v}")
-        return v
-
-    return parse
-
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``recommend``, ``similar``, ``associations``, ``profile``, ``cold-start`` and ``serve`` to ``hetrec``."""
     p = sub.add_parser("recommend", help="top-k items for a user (or a visitor's history), with reasons")
@@ -321,10 +315,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="accept connections at once and load in the background: /health answers during the load, "
                         "/ready and the endpoints answer 503 until it is done (default: load first; a bad artifact "
                         "then exits with its message before the port opens)")
-    p.add_argument("--max-k", type=_positive("--max-k"), default=1000, help="largest k of a request (default 1000)")
-    p.add_argument("--max-body", type=_positive("--max-body"), default=1 << 20,
+    p.add_argument("--max-k", type=_int_at_least("--max-k", 1), default=1000,
+                   help="largest k of a request (default 1000)")
+    p.add_argument("--max-body", type=_int_at_least("--max-body", 1), default=1 << 20,
                    help="largest request body in bytes, 413 above (default 1048576)")
-    p.add_argument("--max-history", type=_positive("--max-history"), default=200,
+    p.add_argument("--max-history", type=_int_at_least("--max-history", 1), default=200,
                    help="most item ids in /recommend?history= (default 200)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch/faiss threads per process (default 1: requests are single queries, and idle OpenMP "
