@@ -1,7 +1,7 @@
 """Cost against size, phase by phase: synthetic shops of growing size, single process vs DGL's distributed engine.
 
     .venv/bin/python benchmarks/scale.py --sizes 1000000,10000000 [--phases build,partition,epoch,eval,dist]
-        [--epoch-steps 40] [--parts 2 --trainers 2] [--work /tmp/scale] [--out benchmarks/results/scale.md]
+        [--epoch-steps 12] [--eval-users 40000] [--parts 2 --trainers 2] [--work /tmp/scale] [--out benchmarks/results/scale.md]
 
 Per size (users = interactions / 25, items = interactions / 100) and phase, a fresh process (``nice -n 19``, one
 thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time``), the config of
@@ -18,7 +18,8 @@ thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time`
   total/K). Model, optimizer and loader are the Trainer's own.
 - ``eval``: full-ranking evaluation of every test user (single process, untrained model: the cost does not depend
   on the weights): full-graph embeddings of every node, then ``Trainer.evaluate("test")`` (training/validation items
-  masked, top-k over all items), each timed.
+  masked, top-k over all items), each timed. With ``--eval-users K`` a seeded subset of K test users is ranked and
+  the ranking time scaled by (test users)/K (``eval_extrapolated: true``); the embeddings are always all nodes'.
 - ``dist``: ``hetrec-dist launch --parts P --trainers T`` on loopback over the partitions of ``partition``, one epoch
   (no step limit): rank 0's epoch seconds and every trainer's peak RSS.
 
@@ -30,6 +31,7 @@ log-log) over the latest row of every size, and redraws ``scale.png`` (cost and 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -71,7 +73,7 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
 
 
-def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None) -> dict:
+def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None, eval_users: int | None) -> dict:
     import torch
     from hydra.utils import instantiate
 
@@ -142,15 +144,25 @@ def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None) -> di
                        epoch_s=round(sec * total / k, 1), epoch_extrapolated=k < total, loss=round(loss, 4),
                        positives_run=int(n_pos))
         else:
+            tu, ti = (torch.as_tensor(a) for a in data.splits["test"])
+            users_all = torch.unique(tu)
+            k = len(users_all) if not eval_users else min(int(eval_users), len(users_all))
+            if k < len(users_all):  # a seeded subset of the test users; ranking cost is per user
+                pick = users_all[torch.randperm(len(users_all), generator=torch.Generator().manual_seed(0))[:k]]
+                keep = torch.isin(tu, pick)
+                sub = copy.copy(data)
+                sub.splits = {**data.splits, "test": (tu[keep], ti[keep])}
+                trainer.data = sub
             t = time.perf_counter()
             emb = trainer.embeddings()
             out["embed_s"] = round(time.perf_counter() - t, 1)
             t = time.perf_counter()
             res = trainer.evaluate("test", emb)
-            out["rank_s"] = round(time.perf_counter() - t, 1)
+            rank_run = time.perf_counter() - t
+            out.update(test_users=len(users_all), test_users_run=k, rank_run_s=round(rank_run, 1),
+                       rank_s=round(rank_run * len(users_all) / k, 1), eval_extrapolated=k < len(users_all))
             out["eval_s"] = round(out["embed_s"] + out["rank_s"], 1)
-            out["test_users"] = int(res.get("test/num_users", res.get("num_users", 0)) or
-                                    len(torch.unique(torch.as_tensor(data.splits["test"][0]))))
+            out["recall20_untrained"] = round(float(res.get("recall@20", float("nan"))), 4)
     out["worker_peak_gb"] = round(_peak_gb(), 2)
     return out
 
@@ -204,6 +216,8 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
                "--parts", str(args.parts)]
         if phase == "epoch" and args.epoch_steps:
             cmd += ["--epoch-steps", str(args.epoch_steps)]
+        if phase == "eval" and args.eval_users:
+            cmd += ["--eval-users", str(args.eval_users)]
         wall, rss, stdout = _timed(cmd, env, args.timeout)
         res = json.loads(stdout.strip().splitlines()[-1])
         key = {"build": "data_s", "partition": "partition_s", "epoch": "epoch_s", "eval": "eval_s"}[phase]
@@ -293,6 +307,8 @@ def main() -> int:
     ap.add_argument("--phases", default="build,partition,epoch,eval,dist", help=f"some of {','.join(PHASES)}")
     ap.add_argument("--epoch-steps", type=int, default=None, help="time only the first K batches of the epoch "
                     "phase and extrapolate (labelled epoch_extrapolated)")
+    ap.add_argument("--eval-users", type=int, default=None, help="rank only a seeded subset of K test users in the "
+                    "eval phase and extrapolate the ranking time (labelled eval_extrapolated)")
     ap.add_argument("--parts", type=int, default=2)
     ap.add_argument("--trainers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=7200)
@@ -302,7 +318,7 @@ def main() -> int:
     ap.add_argument("--worker", choices=PHASES[:4], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        res = _worker(args.worker, int(args.sizes), args.work, args.parts, args.epoch_steps)
+        res = _worker(args.worker, int(args.sizes), args.work, args.parts, args.epoch_steps, args.eval_users)
         print(json.dumps(res), flush=True)
         return 0
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
