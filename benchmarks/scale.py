@@ -242,11 +242,41 @@ def latest(rows: list[dict]) -> dict[str, dict[int, dict]]:
     return out
 
 
-def fits(rows: list[dict]) -> dict[str, dict[str, float | None]]:
+def affine(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares ``y = a + c * x`` (memory: a fixed footprint plus a part that grows with the data)."""
+    if len({x for x, _ in points}) < 2:
+        return None
+    mx, my = sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points)
+    c = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    return my - c * mx, c
+
+
+def fits(rows: list[dict]) -> dict[str, dict]:
     by = latest(rows)
     return {ph: {"time": growth([(n, r["seconds"]) for n, r in sz.items()]),
                  "memory": growth([(n, r["peak_gb"]) for n, r in sz.items()]),
+                 "memory_affine": affine([(n, r["peak_gb"]) for n, r in sz.items()]),
                  "sizes": sorted(sz)} for ph, sz in by.items()}
+
+
+def project(rows: list[dict], n_to: int) -> list[str]:
+    """Per phase, the largest measured size carried to ``n_to`` interactions: time by the fitted power law, memory
+    by the power law and by the affine fit (fixed + per-interaction part)."""
+    by, fit = latest(rows), fits(rows)
+    out = [f"| phase | from (size, s, GB) | time b | s at {n_to:,} (1 thread) | memory b | GB (power law) | "
+           "GB (affine: a + c*n) |", "|---|---|---|---|---|---|---|"]
+    for ph in PHASES:
+        f = fit.get(ph)
+        if not f or f["time"] is None:
+            continue
+        n0 = max(by[ph])
+        r = by[ph][n0]
+        t = r["seconds"] * (n_to / n0) ** f["time"]
+        m = r["peak_gb"] * (n_to / n0) ** f["memory"] if f["memory"] is not None else float("nan")
+        a, c = f["memory_affine"]
+        out.append(f"| {ph} | {n0:,}, {r['seconds']}, {r['peak_gb']} | {f['time']:.2f} | {t:,.0f} ({t / 3600:,.1f} h) "
+                   f"| {f['memory']:.2f} | {m:,.1f} | {a + c * n_to:,.1f} (a={a:.2f}, c={c * 1e6:.3f} GB/M) |")
+    return out
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -315,11 +345,26 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     ap.add_argument("--jsonl", type=Path, default=RESULTS / "scale.jsonl")
+    ap.add_argument("--report", action="store_true", help="measure nothing: append the latest row of every size and "
+                    "phase from --jsonl, the fits and the projection to --project interactions, redraw the plot")
+    ap.add_argument("--project", type=int, default=1_000_000_000)
     ap.add_argument("--worker", choices=PHASES[:4], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         res = _worker(args.worker, int(args.sizes), args.work, args.parts, args.epoch_steps, args.eval_users)
         print(json.dumps(res), flush=True)
+        return 0
+    if args.report:
+        rows = [json.loads(x) for x in args.jsonl.read_text().splitlines()]
+        by = latest(rows)
+        cur = [by[ph][n] for ph in PHASES if ph in by for n in sorted(by[ph])]
+        text = (f"\n## {time.strftime('%Y-%m-%d %H:%M')} latest row per size and phase (`python benchmarks/scale.py "
+                f"--report --project {args.project}`)\n\n" + table(cur) + "\n\n" + "\n".join(project(rows, args.project))
+                + "\n")
+        prev = args.out.read_text() if args.out.exists() else ""
+        _write_atomic(args.out, prev + text)
+        plot(rows, args.out.with_suffix(".png"))
+        print(text)
         return 0
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     bad = sorted(set(phases) - set(PHASES))
