@@ -292,10 +292,15 @@ def plot(rows: list[dict], path: Path) -> None:
             continue
         ns = sorted(by[ph])
         b = fit[ph]["time"]
-        a1.plot(ns, [by[ph][n]["seconds"] for n in ns], "o-", label=f"{ph}" + (f" (b={b:.2f})" if b else ""))
+        line, = a1.plot(ns, [by[ph][n]["seconds"] for n in ns], "o-", label=f"{ph}" + (f" (b={b:.2f})" if b else ""))
+        ext = [n for n in ns if by[ph][n].get("epoch_extrapolated") or by[ph][n].get("eval_extrapolated")]
+        if ext:  # part of the phase timed, the rest extrapolated: hollow
+            a1.plot(ext, [by[ph][n]["seconds"] for n in ext], "o", mfc="white", color=line.get_color())
         bm = fit[ph]["memory"]
         a2.plot(ns, [by[ph][n]["peak_gb"] for n in ns], "o-", label=f"{ph}" + (f" (b={bm:.2f})" if bm else ""))
-    for ax, lab in ((a1, "seconds (shared 2-core box, 1 thread)"), (a2, "peak RSS GB")):
+    a1.axhline(120, ls="--", color="grey", lw=0.8, label="bar: 10M build <= 120 s")
+    a2.axhline(12, ls="--", color="grey", lw=0.8, label="bar: 10M build <= 12 GB")
+    for ax, lab in ((a1, "seconds (1 thread, shared box; hollow: extrapolated)"), (a2, "peak RSS GB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("interactions")
