@@ -126,6 +126,8 @@ def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None, eval_
             total = len(loader)
             k = total if not steps else min(int(steps), total)
 
+            seen = {"nodes": 0, "batches": 0}
+
             class Head:  # the first k batches of the real loader (the epoch code is the Trainer's own)
                 def __len__(self):
                     return k
@@ -134,6 +136,9 @@ def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None, eval_
                     for j, b in enumerate(loader):
                         if j >= k:
                             return
+                        nodes = b[0] if isinstance(b[0], dict) else {"": b[0]}
+                        seen["nodes"] += sum(int(v.numel()) for v in nodes.values())
+                        seen["batches"] += 1
                         yield b
 
             trainer._minibatch_loader = Head
@@ -142,7 +147,8 @@ def _worker(phase: str, n: int, work: Path, parts: int, steps: int | None, eval_
             sec = time.perf_counter() - t
             out.update(batch_size=trainer.batch_size, batches=total, batches_run=k, epoch_run_s=round(sec, 1),
                        epoch_s=round(sec * total / k, 1), epoch_extrapolated=k < total, loss=round(loss, 4),
-                       positives_run=int(n_pos))
+                       positives_run=int(n_pos), input_nodes_per_batch=seen["nodes"] // max(1, seen["batches"]),
+                       graph_nodes=int(sum(g.num_nodes(nt) for nt in g.ntypes)))
         else:
             tu, ti = (torch.as_tensor(a) for a in data.splits["test"])
             users_all = torch.unique(tu)
@@ -263,8 +269,8 @@ def project(rows: list[dict], n_to: int) -> list[str]:
     """Per phase, the largest measured size carried to ``n_to`` interactions: time by the fitted power law, memory
     by the power law and by the affine fit (fixed + per-interaction part)."""
     by, fit = latest(rows), fits(rows)
-    out = [f"| phase | from (size, s, GB) | time b | s at {n_to:,} (1 thread) | memory b | GB (power law) | "
-           "GB (affine: a + c*n) |", "|---|---|---|---|---|---|---|"]
+    out = [f"| phase | from (size, s, GB) | time b (all sizes) | b (two largest) | s at {n_to:,} (1 thread, b all "
+           "sizes; two largest) | memory b | GB (power law) | GB (affine: a + c*n) |", "|---|---|---|---|---|---|---|---|"]
     for ph in PHASES:
         f = fit.get(ph)
         if not f or f["time"] is None:
@@ -272,9 +278,13 @@ def project(rows: list[dict], n_to: int) -> list[str]:
         n0 = max(by[ph])
         r = by[ph][n0]
         t = r["seconds"] * (n_to / n0) ** f["time"]
+        two = sorted(by[ph])[-2:]
+        b2 = growth([(n, by[ph][n]["seconds"]) for n in two])
+        t2 = r["seconds"] * (n_to / n0) ** b2
         m = r["peak_gb"] * (n_to / n0) ** f["memory"] if f["memory"] is not None else float("nan")
         a, c = f["memory_affine"]
-        out.append(f"| {ph} | {n0:,}, {r['seconds']}, {r['peak_gb']} | {f['time']:.2f} | {t:,.0f} ({t / 3600:,.1f} h) "
+        out.append(f"| {ph} | {n0:,}, {r['seconds']}, {r['peak_gb']} | {f['time']:.2f} | {b2:.2f} | {t / 3600:,.1f} h; "
+                   f"{t2 / 3600:,.1f} h "
                    f"| {f['memory']:.2f} | {m:,.1f} | {a + c * n_to:,.1f} (a={a:.2f}, c={c * 1e6:.3f} GB/M) |")
     return out
 
