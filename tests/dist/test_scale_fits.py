@@ -29,5 +29,5 @@ def test_affine_and_projection_use_the_latest_row_of_each_size():
     a, c = f["memory_affine"]
     assert a == pytest.approx(0.4) and c * 1e6 == pytest.approx(0.1)
     line = scale.project(rows, 1_000_000_000)[-1]
-    assert "| build | 10,000,000, 100.0, 1.4 | 1.00 | 10,000 (2.8 h)" in line
+    assert "| build | 10,000,000, 100.0, 1.4 | 1.00 | 1.00 | 2.8 h; 2.8 h |" in line
     assert "100.4 (a=0.40, c=0.100 GB/M)" in line
