@@ -207,14 +207,17 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
                  "load1_before": _load1()}
     py = sys.executable
     if phase == "dist":
-        dist = work / "dist"
+        dist = work / ("dist" if not args.dist_overrides else "dist-" + "".join(c if c.isalnum() else "_"
+                                                                               for c in args.dist_overrides)[:60])
         wall, rss, _ = _timed([py, "-m", "hetrec.dist.launch", "launch", "--partition-dir", str(work / "parts"),
                                "--trainers", str(args.trainers), "--run-dir", str(dist), "--timeout",
-                               str(args.timeout), "--", "-cp", str(ROOT / "conf"), *overrides(n, work)], env,
-                              args.timeout)
+                               str(args.timeout), "--", "-cp", str(ROOT / "conf"), *overrides(n, work),
+                               *args.dist_overrides.split()], env, args.timeout)
         m = json.loads((dist / "metrics.json").read_text())
         others = [json.loads(p.read_text())["peak_rss_gb"] for p in sorted(dist.glob("trainer*/trainer.json"))]
         log0 = json.loads((dist / "train_log.jsonl").read_text().splitlines()[0])
+        if args.dist_overrides:
+            row["dist_overrides"] = args.dist_overrides
         row.update(seconds=round(float(log0["seconds"]), 1), wall_s=round(wall, 1), peak_gb=m["peak_rss_gb"],
                    other_trainer_peak_gb=max(others) if others else None, recall20=round(m["test"]["recall@20"], 4))
     else:
@@ -354,6 +357,8 @@ def main() -> int:
                     "phase and extrapolate (labelled epoch_extrapolated)")
     ap.add_argument("--eval-users", type=int, default=None, help="rank only a seeded subset of K test users in the "
                     "eval phase and extrapolate the ranking time (labelled eval_extrapolated)")
+    ap.add_argument("--dist-overrides", default="", help="extra hetrec-train overrides of the dist phase, e.g. "
+                    "'train.batch_size=16384' (per trainer: half the single process's automatic 32768)")
     ap.add_argument("--parts", type=int, default=2)
     ap.add_argument("--trainers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=7200)
