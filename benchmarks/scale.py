@@ -1,7 +1,9 @@
 """Cost against size, phase by phase: synthetic shops of growing size, single process vs DGL's distributed engine.
 
     .venv/bin/python benchmarks/scale.py --sizes 1000000,10000000 [--phases build,partition,epoch,eval,dist]
-        [--epoch-steps 12] [--eval-users 40000] [--parts 2 --trainers 2] [--work /tmp/scale] [--out benchmarks/results/scale.md]
+        [--epoch-steps 12] [--eval-users 40000] [--parts 2 --trainers 2] [--dist-overrides "train.batch_size=16384"]
+        [--work /tmp/scale] [--out benchmarks/results/scale.md]
+    .venv/bin/python benchmarks/scale.py --report --project 1000000000      # no measuring: tables, fits, plot
 
 Per size (users = interactions / 25, items = interactions / 100) and phase, a fresh process (``nice -n 19``, one
 thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time``), the config of
@@ -21,7 +23,8 @@ thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time`
   masked, top-k over all items), each timed. With ``--eval-users K`` a seeded subset of K test users is ranked and
   the ranking time scaled by (test users)/K (``eval_extrapolated: true``); the embeddings are always all nodes'.
 - ``dist``: ``hetrec-dist launch --parts P --trainers T`` on loopback over the partitions of ``partition``, one epoch
-  (no step limit): rank 0's epoch seconds and every trainer's peak RSS.
+  (no step limit): rank 0's epoch seconds and every trainer's peak RSS; ``--dist-overrides`` adds hetrec-train
+  overrides to this phase only (recorded in the row).
 
 Each measurement is a row of ``benchmarks/results/scale.jsonl`` (commit, 1-minute load before/after); each run appends
 a Markdown table to ``--out`` with the growth exponents b of cost = a * size^b, fitted per phase (least squares in
