@@ -161,7 +161,9 @@ class GraphBuilder:
         U, I = shop.num_users, shop.num_items
         target = self.resolve_target(shop)
         df = self._check_ids(shop, df, info)
-        ev_codes, ev_names = pd.factorize(df["event"].to_numpy())
+        # the Series itself: an Arrow-backed string column factorizes without a copy into Python strings
+        ev_codes, ev_names = pd.factorize(df["event"])
+        ev_names = ev_names.to_numpy(dtype=object)
         events = [str(e) for e in ev_names]
         if self.events is not None:
             unknown = sorted(set(self.events) - set(events))

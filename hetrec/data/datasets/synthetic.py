@@ -64,6 +64,36 @@ def _tree(num_departments: int, categories_per_department: int, subcategories_pe
     return depts, cats, leaves, np.asarray(leaf_cat, np.int64), np.asarray(cat_dept, np.int64)
 
 
+def _order_by(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """``np.lexsort((minor, major))`` (stable order by major, then minor), faster: one stable argsort of the combined
+    key ``major * span + (minor - min)`` when it fits in int64; the rows come out already grouped, so timsort finds
+    long runs. Falls back to ``lexsort`` when the key would overflow."""
+    if len(major) == 0:
+        return np.zeros(0, dtype=np.int64)
+    major, minor = major.astype(np.int64, copy=False), minor.astype(np.int64, copy=False)
+    m_lo, m_hi = int(major.min()), int(major.max())
+    t_lo, t_hi = int(minor.min()), int(minor.max())
+    span = t_hi - t_lo + 1
+    if m_lo >= 0 and (m_hi + 1) * span < 2**62:
+        return np.argsort(major * np.int64(span) + (minor - np.int64(t_lo)), kind="stable")
+    return np.lexsort((minor, major))
+
+
+def _event_column(codes: np.ndarray):
+    """``np.asarray(EVENTS, dtype=object)[codes]`` as the column pandas would make of it (pandas >= 3: its ``str``
+    dtype, built directly in Arrow instead of converting millions of Python strings; else the object array)."""
+    names = np.asarray(EVENTS, dtype=object)
+    dtype = pd.Series(names[:1]).dtype
+    if getattr(dtype, "storage", None) == "pyarrow":
+        try:
+            import pyarrow as pa
+
+            return pd.array(pa.array(list(EVENTS), pa.large_string()).take(pa.array(codes)), dtype=dtype)
+        except (ImportError, TypeError, ValueError):  # an Arrow/pandas pairing without this path: the plain way
+            pass
+    return names[codes]
+
+
 class SyntheticShop(Dataset):
     """Synthetic shop log with planted structure (the built-in default dataset).
 
@@ -250,7 +280,7 @@ class SyntheticShop(Dataset):
             {
                 "user": user[srt],
                 "item": item[srt],
-                "event": np.asarray(EVENTS, dtype=object)[ev[srt]],
+                "event": _event_column(ev[srt]),
                 "timestamp": ts[srt],
                 "basket": basket[srt],
                 "weight": np.ones(N, dtype=np.float32),
@@ -361,6 +391,6 @@ class SyntheticShop(Dataset):
             np.full(len(p_sess), 2, np.int8),
         ])
         ts = np.concatenate([c_ts, x_ts - 10, c_ts[carted] + 20, x_ts, p_ts_sess[p_sess]])
-        srt = np.lexsort((ts, sess))
+        srt = _order_by(sess, ts)
         sess, item, ev, ts = sess[srt], item[srt], ev[srt], ts[srt]
         return s_user[sess].astype(np.int64), item.astype(np.int64), ev, ts.astype(np.int64), sess
