@@ -197,7 +197,7 @@ def _timed(cmd: list[str], env: dict, timeout: float) -> tuple[float, float, str
     with tempfile.NamedTemporaryFile(suffix=".time") as tf:
         t0 = time.perf_counter()
         p = subprocess.run(["nice", "-n", "19", "/usr/bin/time", "-f", "%M", "-o", tf.name, *cmd], env=env,
-                           timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           timeout=timeout, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({p.returncode}):\n{p.stderr[-3000:]}")
@@ -276,7 +276,8 @@ def project(rows: list[dict], n_to: int) -> list[str]:
     by the power law and by the affine fit (fixed + per-interaction part)."""
     by, fit = latest(rows), fits(rows)
     out = [f"| phase | from (size, s, GB) | time b (all sizes) | b (two largest) | s at {n_to:,} (1 thread, b all "
-           "sizes; two largest) | memory b | GB (power law) | GB (affine: a + c*n) |", "|---|---|---|---|---|---|---|---|"]
+           "sizes; two largest) | memory b | GB (power law) | GB (affine: a + c*n) |",
+           "|---|---|---|---|---|---|---|---|"]
     for ph in PHASES:
         f = fit.get(ph)
         if not f or f["time"] is None:
@@ -382,7 +383,8 @@ def main() -> int:
         by = latest(rows)
         cur = [by[ph][n] for ph in PHASES if ph in by for n in sorted(by[ph])]
         text = (f"\n## {time.strftime('%Y-%m-%d %H:%M')} latest row per size and phase (`python benchmarks/scale.py "
-                f"--report --project {args.project}`)\n\n" + table(cur) + "\n\n" + "\n".join(project(rows, args.project))
+                f"--report --project {args.project}`)\n\n" + table(cur) + "\n\n"
+                + "\n".join(project(rows, args.project))
                 + "\n")
         prev = args.out.read_text() if args.out.exists() else ""
         _write_atomic(args.out, prev + text)
