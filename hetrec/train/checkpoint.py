@@ -130,6 +130,12 @@ def truncate_log(path: Path, epoch: int) -> None:
     """Keep only the log lines of epochs up to the checkpointed ``epoch`` (a killed run may have logged past it)."""
     if not path.exists():
         return
-    lines = path.read_text().splitlines()
-    keep = [ln for ln in lines if ln.strip() and json.loads(ln).get("epoch", 0) <= epoch]
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            rec = json.loads(ln) if ln.strip() else None
+        except json.JSONDecodeError:  # a line cut by the kill (only the last one can be): it is past the checkpoint
+            rec = None
+        if rec is not None and rec.get("epoch", 0) <= epoch:
+            keep.append(ln)
     atomic_write_text(path, "".join(ln + "\n" for ln in keep))

@@ -335,8 +335,10 @@ class Trainer:
             self.elapsed += time.perf_counter() - t0
             record["elapsed"] = round(self.elapsed, 3)
             record["best_epoch"] = self.best_epoch
-            self.save_checkpoint()
+            # log first: a kill between the two leaves a log line past the checkpoint, which resume truncates; the
+            # other order would leave a checkpointed epoch without its log line
             self._log(record)
+            self.save_checkpoint()
             for cb in self.callbacks:
                 cb(self, self.epoch, record)
         if self.best_state is not None:

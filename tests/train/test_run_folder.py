@@ -125,3 +125,15 @@ def test_cli_rerun_with_changed_config_is_refused_and_keeps_results(tmp_path):
     assert (run / "metrics.json").read_text() == before  # the finished run's results are kept
     art = json.loads((run / "artifact" / "meta.json").read_text())
     assert art["command"].startswith("hetrec-train ") and f"hydra.run.dir={run}" in art["command"]
+
+
+def test_truncate_log_keeps_checkpointed_epochs_and_drops_a_cut_last_line(tmp_path):
+    """A run killed after logging epoch 3 (checkpoint at 2), in the middle of writing epoch 4's line."""
+    import json
+
+    from hetrec.train.checkpoint import truncate_log
+
+    log = tmp_path / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"epoch": e, "loss": 1.0 / e}) + "\n" for e in (1, 2, 3)) + '{"epoch": 4, "lo')
+    truncate_log(log, 2)
+    assert [json.loads(ln)["epoch"] for ln in log.read_text().splitlines()] == [1, 2]
