@@ -226,14 +226,16 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
     tc["batch_size"] = trainer.batch_size  # batch_size null is chosen from this training set; a refit keeps it
     summary = trainer.fit()
     recency = RecencyCalibration(str(cfg.train.get("recency", "off")))  # train.recency: item bias vs recent sales
-    emb = recency.select(data, model, trainer.embeddings(), lambda e: trainer.evaluate("valid", e), trainer.monitor) \
-        if trainer.has_valid else trainer.embeddings()
-    has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
     options = eval_options(cfg)
-    if trainer.has_valid and (options["bootstrap"] or recency.chosen):  # intervals: the figures to choose by
+    emb = trainer.embeddings()
+    if trainer.has_valid:  # the candidates' figures carry the user breakdown, as the validation figures below do
+        emb = recency.select(data, model, emb, lambda e: trainer.evaluate(
+            "valid", e, activity_quantiles=options["activity_quantiles"]), trainer.monitor)
+    has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
+    if trainer.has_valid and options["bootstrap"]:  # validation intervals: the figures to choose by
         val = trainer.evaluate("valid", emb, **options)
-    else:
-        val = summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+    else:  # the selected epoch's figures, or those of the recency shift chosen after it
+        val = recency.valid_metrics or summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
     if blend is not None:  # evaluate.blend: the weight is chosen here, on validation, before any test figure
         gnn_scores = trainer.score_fn(emb)
         blend.select(data, gnn_scores, list(cfg.evaluate.ks))

@@ -81,6 +81,7 @@ class RecencyCalibration:
         self.mode = mode
         self.half_lives, self.strengths = tuple(half_lives), tuple(strengths)
         self.chosen: tuple[float, float] | None = None  # (half-life fraction, strength)
+        self.valid_metrics: dict | None = None  # the validation metrics of the chosen shift
         self.report: dict = {"mode": mode}
 
     def _usable(self, data, model) -> str | None:
@@ -105,11 +106,11 @@ class RecencyCalibration:
         best, best_val = None, base
         for h in self.half_lives:
             for s in self.strengths:
-                cand = self._shifted(data, emb, h, s)
-                val = float(evaluate(cand)[monitor])
+                metrics = evaluate(_shifted(data, emb, _shift(data.graph, data.target, h, s)))
+                val = float(metrics[monitor])
                 tried[f"half_life={h:g},strength={s:g}"] = val
                 if val > best_val:
-                    best, best_val = (h, s), val
+                    best, best_val, self.valid_metrics = (h, s), val, metrics
         self.report.update(metric=monitor, valid=tried)
         if best is None:
             self.report["chosen"] = None
@@ -119,14 +120,6 @@ class RecencyCalibration:
         log.info("train.recency: item bias recalibrated (half-life %g of the training period, strength %g): "
                  "validation %s %.4f -> %.4f", best[0], best[1], monitor, base, best_val)
         return self.apply(data, model, emb)
-
-    def _shifted(self, data, emb: dict[str, torch.Tensor], half_life: float, strength: float):
-        shift = _shift(data.graph, data.target, half_life, strength)
-        it = data.target[2]
-        out = dict(emb)
-        out[it] = emb[it].clone()
-        out[it][:, -1] += shift
-        return out
 
     def apply(self, data, model, emb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Add the chosen shift (recomputed on ``data``'s graph) to ``model``'s item bias and to ``emb``; a no-op
@@ -139,4 +132,13 @@ class RecencyCalibration:
         with torch.no_grad():
             bias = model.objective.item_bias
             bias.add_(shift.to(bias.device))
-        return self._shifted(data, emb, *self.chosen)
+        return _shifted(data, emb, shift)
+
+
+def _shifted(data, emb: dict[str, torch.Tensor], shift: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``emb`` with ``shift`` added to the items' bias column (a copy; ``emb`` is left as it is)."""
+    it = data.target[2]
+    out = dict(emb)
+    out[it] = emb[it].clone()
+    out[it][:, -1] += shift
+    return out
