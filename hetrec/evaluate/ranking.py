@@ -363,15 +363,14 @@ def evaluate_ranking(
                 raise ValueError("activity_quantiles needs user_activity or an exclude (training) matrix")
             user_activity = np.diff(_as_csr(exclude, "exclude").indptr)
         act = np.asarray(user_activity, dtype=np.float64)[users_np]
-        for gname, mask in _activity_groups(act, activity_quantiles):
+        groups = _activity_groups(act, activity_quantiles)
+        new = act == 0  # users without training interactions (common in time splits): ranked by the fallback alone
+        if new.any():
+            groups.append(("new", new))
+        for gname, mask in groups:
             result[f"{gname}/num_users"] = float(mask.sum())
             for key, arr in main.items():
                 result[f"{gname}/{key}"] = _mean(arr[mask])
-        new = act == 0  # users without training interactions (common in time splits): ranked by the fallback alone
-        if new.any():
-            result["new/num_users"] = float(new.sum())
-            for key, arr in main.items():
-                result[f"new/{key}"] = _mean(arr[new])
     if bootstrap > 0 and len(users_np):
         rng = np.random.default_rng(seed)
         idx = rng.integers(0, len(users_np), size=(int(bootstrap), len(users_np)))
