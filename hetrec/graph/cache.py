@@ -37,11 +37,9 @@ from hetrec.io import atomic_write, check_manifest, write_manifest
 
 log = logging.getLogger("hetrec.graph")
 
-CACHE_FORMAT = 2
-# What a built graph holds; bump when the builder adds data (2: "last_time" on the target relation), so entries
-# built before are not reused.
-GRAPH_VERSION = 2
-"""Bumped whenever the stored layout or the builder's output changes for the same configuration."""
+CACHE_FORMAT = 3
+"""Bumped whenever the stored layout or the builder's output changes for the same configuration (3: the target
+relation's ``last_time`` edge data)."""
 _STALE_TMP_SECONDS = 3600
 
 
@@ -66,7 +64,6 @@ def cache_key(dataset: _Dataset, builder: GraphBuilder) -> str:
             "builder": builder.config_hash(),
             "hetrec": hetrec.__version__,
             "format": CACHE_FORMAT,
-            "graph": GRAPH_VERSION,
         },
         sort_keys=True,
     )
