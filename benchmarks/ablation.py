@@ -112,8 +112,7 @@ def write(rows: list[dict], datasets: list[str], command: str, seconds: float) -
 
 
 def main() -> None:
-    grid_main(__doc__, list(DATASETS), "ablation.py", "ablation", run_dataset,
-              lambda rows, args, command, seconds: write(rows, args.datasets, command, seconds))
+    grid_main(__doc__, list(DATASETS), "ablation.py", "ablation", run_dataset, write)
 
 
 if __name__ == "__main__":

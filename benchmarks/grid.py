@@ -129,8 +129,8 @@ def threads_per_job(parallel: int) -> str:
 
 def grid_main(doc: str, datasets: list[str], script: str, runs_subdir: str,
               run_dataset: Callable[[str, object], list[dict]],
-              write: Callable[[list[dict], object, str, float], dict | None]) -> None:
-    """The main of a grid benchmark: parse :func:`grid_args`, run every dataset, ``write(rows, args, command,
+              write: Callable[[list[dict], list[str], str, float], dict | None]) -> None:
+    """The main of a grid benchmark: parse :func:`grid_args`, run every dataset, ``write(rows, datasets, command,
     seconds)`` the results (it may return extra keys for the last line), print the JSON last line
     ``{"seconds", "datasets", "rows", "peak_rss_gb", ...}``."""
     import json
@@ -140,6 +140,6 @@ def grid_main(doc: str, datasets: list[str], script: str, runs_subdir: str,
     t0 = time.time()
     rows = run_grid(args, run_dataset)
     command = f"HETREC_DATA=... python benchmarks/{script} --datasets {' '.join(args.datasets)} --seed {args.seed}"
-    extra = write(rows, args, command, sum(float(r.get("wall_seconds") or 0) for r in rows)) or {}
+    extra = write(rows, args.datasets, command, sum(float(r.get("wall_seconds") or 0) for r in rows)) or {}
     print(json.dumps({"seconds": round(time.time() - t0, 1), **extra, "datasets": args.datasets, "rows": len(rows),
                       "peak_rss_gb": max((float(r.get("peak_rss_gb") or 0) for r in rows), default=0.0)}))

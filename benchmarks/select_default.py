@@ -130,9 +130,9 @@ def write(rows: list[dict], datasets: list[str], chosen: str, info: dict, comman
 
 
 def main() -> None:
-    def write_chosen(rows: list[dict], args, command: str, seconds: float) -> dict:
-        chosen, info = choose(rows, args.datasets)
-        write(rows, args.datasets, chosen, info, command, seconds)
+    def write_chosen(rows: list[dict], datasets: list[str], command: str, seconds: float) -> dict:
+        chosen, info = choose(rows, datasets)
+        write(rows, datasets, chosen, info, command, seconds)
         return {"chosen": chosen}
 
     grid_main(__doc__, list(DATASETS), "select_default.py", "default_selection", run_dataset, write_chosen)
