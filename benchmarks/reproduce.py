@@ -323,8 +323,8 @@ def time_to_quality(table: str, rows: list[dict]) -> int:
 
     curves = []
     for r in rows:
-        log = Path(r.get("run_dir") or "/nonexistent") / "train_log.jsonl"
-        if not log.is_file():
+        log = Path(r["run_dir"]) / "train_log.jsonl" if r.get("run_dir") else None
+        if log is None or not log.is_file():
             continue
         epochs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         pts = [(float(e["elapsed"]), float(e["val"]["recall@20"])) for e in epochs
