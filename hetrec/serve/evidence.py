@@ -75,6 +75,12 @@ def check_artifact(artifact: Artifact, user_type: str, item_type: str) -> None:
                 f"artifact: {len(artifact.idmaps[nt])} {nt} ids but {artifact.embeddings[nt].shape[0]} {nt} "
                 f"embeddings; the artifact is inconsistent, re-run hetrec-train"
             )
+    scores, n_items = artifact.new_user_scores, artifact.embeddings[item_type].shape[0]
+    if scores is not None and (np.ndim(scores) != 1 or len(scores) != n_items):
+        raise ValueError(
+            f"artifact: new_user_scores.npy has shape {np.shape(scores)}, expected ({n_items},) "
+            f"(one score per {item_type}); the artifact is inconsistent, re-run hetrec-train"
+        )
 
 
 def distmult_relation(artifact: Artifact, event: str, dim: int) -> np.ndarray:

@@ -127,8 +127,14 @@ class ServingModel:
         self.train, self.train_csc, self.popularity = ev.train, ev.train_csc, ev.popularity
         self.co, self.co_sym = ev.co, ev.co_sym
         self.attrs, self.categories, self.names = ev.attrs, ev.categories, ev.names
-        # most popular first, ties by internal id
-        self._pop_order = np.lexsort((np.arange(len(self.popularity)), -self.popularity.astype(np.float64)))
+        # the list of users without history: train.new_users' choice when the artifact has one (recent sales, ...),
+        # else most popular first; ties by popularity, then internal id
+        self.new_user_scores = artifact.new_user_scores
+        first = -self.popularity.astype(np.float64) if self.new_user_scores is None else \
+            -np.asarray(self.new_user_scores, dtype=np.float64)
+        # recency-weighted sales behind that list, for the explanation (train.new_users=recent:<half-life>)
+        self.recent = self.new_user_scores if str(self.meta.get("new_users") or "").startswith("recent") else None
+        self._pop_order = np.lexsort((np.arange(len(self.popularity)), -self.popularity.astype(np.float64), first))
         self._indexes: dict[str, ItemIndex] = {}
         self._lock = threading.RLock()  # guards the lazily built indexes and the category-mask cache
         self._cat_masks: dict[str, np.ndarray] = {}
@@ -279,7 +285,9 @@ class ServingModel:
         self, k: int = 10, category: str | None = None, allowed_items: Iterable[object] | None = None,
         exclude: Sequence[int] = (),
     ) -> list[dict[str, Any]]:
-        """The ``k`` most popular items (training interactions per item), with filters; raw ids."""
+        """The ``k`` most popular items, with filters; raw ids. Popular means the list chosen on validation for
+        users without history (``train.new_users``: e.g. sales weighted towards the latest weeks) when the artifact
+        has one, else training interactions per item."""
         k = self._k(k)
         mask = self._allowed(category, allowed_items)
         pop = self.popularity
@@ -295,6 +303,9 @@ class ServingModel:
             n = int(pop[i])
             row["reason"] = f"popular: {n} {'customer' if n == 1 else 'customers'} {self.verb} it"
             row["evidence"] = {"popularity": n}
+            if self.recent is not None:
+                row["reason"] += f", {self.recent[i]:.1f} lately (weighted by recency)"
+                row["evidence"]["recent_popularity"] = round(float(self.recent[i]), 3)
             rows.append(row)
         return rows
 
@@ -341,10 +352,11 @@ class ServingModel:
             out["method"] = "history"
         else:
             u = self._user(user)
-            if u is None:
+            hist = None if u is None else self.evidence.history(u)
+            if u is None or (len(hist) == 0 and self.new_user_scores is not None):
+                # unknown, or known without history and train.new_users chose a list for them on validation
                 out.update(method="popular", fallback="popular", items=self.popular(k, category, allowed_items))
                 return out
-            hist = self.evidence.history(u)
             if mask is None and exclude_seen and k <= self.table_k:
                 # the precomputed top-K, or the same search it was built with (max(k, K) items, first k kept)
                 if self.table is not None:

@@ -52,6 +52,7 @@ from hetrec.evaluate.runner import (
 )
 from hetrec.io import atomic_write_text, run_lock
 from hetrec.train.checks import JOB_RUNNERS, validate_against_data, validate_config
+from hetrec.train.new_users import NewUserRanking
 from hetrec.train.recency import RecencyCalibration
 from hetrec.train.run_folder import (
     check_run_folder,
@@ -76,6 +77,7 @@ def trainer_options(cfg: DictConfig) -> dict:
 
     tc = OmegaConf.to_container(cfg.train, resolve=True)
     tc.pop("recency", None)  # applied after training (hetrec.train.recency)
+    tc.pop("new_users", None)  # chosen after training (hetrec.train.new_users)
     for key, group in (("optimizer", "adam|adamw|sgd"), ("scheduler", "cosine|step|exponential")):
         node = cfg.train.get(key)
         if node is None:
@@ -226,18 +228,31 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
     tc["batch_size"] = trainer.batch_size  # batch_size null is chosen from this training set; a refit keeps it
     summary = trainer.fit()
     recency = RecencyCalibration(str(cfg.train.get("recency", "off")))  # train.recency: item bias vs recent sales
+    new_users = NewUserRanking(str(cfg.train.get("new_users", "off")))  # train.new_users: their list
     options = eval_options(cfg)
     emb = trainer.embeddings()
-    if trainer.has_valid:  # the candidates' figures carry the user breakdown, as the validation figures below do
-        emb = recency.select(data, model, emb, lambda e: trainer.evaluate(
-            "valid", e, activity_quantiles=options["activity_quantiles"]), trainer.monitor)
+
+    def evaluate(split: str, e: dict, **opts) -> dict:  # every figure from here on: new users get their list
+        return trainer.evaluate(split, e, wrap=lambda fn: new_users.wrap(fn, data), **opts)
+
+    if trainer.has_valid:  # the recency shift and the new users' list are chosen jointly (hetrec.train.new_users)
+        new_users.prepare(data, lambda **o: trainer.evaluate("valid", emb, **o), trainer.monitor)
+        if new_users.active:
+            emb = recency.select(data, model, emb, lambda e: new_users.joint(
+                lambda **o: trainer.evaluate("valid", e, **o), trainer.monitor), trainer.monitor)
+            new_users.decide(lambda **o: trainer.evaluate("valid", emb, **o), trainer.monitor)
+        else:  # the candidates' figures carry the user breakdown, as the validation figures below do
+            emb = recency.select(data, model, emb, lambda e: evaluate(
+                "valid", e, activity_quantiles=options["activity_quantiles"]), trainer.monitor)
     has_test = len(data.splits.get("test", (torch.zeros(0),))[0]) > 0
     if trainer.has_valid and options["bootstrap"]:  # validation intervals: the figures to choose by
-        val = trainer.evaluate("valid", emb, **options)
+        val = evaluate("valid", emb, **options)
+    elif new_users.active:  # the figures above were joint choices, not the model's validation metrics
+        val = evaluate("valid", emb, activity_quantiles=options["activity_quantiles"])
     else:  # the selected epoch's figures, or those of the recency shift chosen after it
-        val = recency.valid_metrics or summary["val"] or (trainer.evaluate("valid", emb) if trainer.has_valid else {})
+        val = recency.valid_metrics or summary["val"] or (evaluate("valid", emb) if trainer.has_valid else {})
     if blend is not None:  # evaluate.blend: the weight is chosen here, on validation, before any test figure
-        gnn_scores = trainer.score_fn(emb)
+        gnn_scores = new_users.wrap(trainer.score_fn(emb), data)
         blend.select(data, gnn_scores, list(cfg.evaluate.ks))
         blend_val = blend.evaluate(data, gnn_scores, "valid", list(cfg.evaluate.ks), **options) \
             if trainer.has_valid else {}
@@ -249,6 +264,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
             cfg, data, summary["best_epoch"], tc, device, run_dir / "refit", callbacks
         )
         emb = recency.apply(data, model, trainer.embeddings())
+        new_users.apply(data)
         refit_info = {
             "refit": True,
             "refit_epochs": refit_summary["epochs"],
@@ -260,7 +276,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
     elif refit:
         log.warning("train.refit=true but this run has no validation pairs (graph.split.valid_ratio=0?): nothing to "
                     "merge back, the selection run is reported as is")
-    test = trainer.evaluate("test", emb, **options) if has_test else None
+    test = evaluate("test", emb, **options) if has_test else None
     if blend is not None and has_test:
         blend_test = blend.evaluate(data, gnn_scores, "test", list(cfg.evaluate.ks), **options)
     metrics = {
@@ -281,6 +297,7 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
         "device": str(device),
         "val": {k: float(v) for k, v in val.items() if "@" in k},
         "recency": recency.report,
+        "new_users": new_users.report,
     }
     if test is not None:
         metrics["test"] = {k: float(v) for k, v in test.items() if "@" in k or k.endswith("/num_users")}
@@ -304,7 +321,8 @@ def train(cfg: DictConfig, run_dir: Path, callbacks=(), *, data=None, make_train
         if has_test:
             metrics["test"] = {k: float(v) for k, v in blend_test.items() if "@" in k or k.endswith("/num_users")}
     metrics.update(run_facts(t_start))
-    save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", {**metrics, "test": gnn_test})
+    save_artifact(cfg, data, model, emb, feat_dims, run_dir / "artifact", {**metrics, "test": gnn_test},
+                  new_user_scores=new_users.scores)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
@@ -377,8 +395,9 @@ def refit_on_train_and_valid(cfg: DictConfig, data, best_epoch: int, train_kwarg
     return rdata, model, feat_dims, trainer, summary
 
 
-def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -> None:
-    """Write the serving artifact (see :mod:`hetrec.train.artifact`)."""
+def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict, new_user_scores=None) -> None:
+    """Write the serving artifact (see :mod:`hetrec.train.artifact`); ``new_user_scores``: the list of users
+    without history chosen by ``train.new_users`` (or ``None``)."""
     from hetrec import __version__ as hetrec_version
     from hetrec.train.artifact import Artifact, model_spec
 
@@ -397,6 +416,7 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
         "seed": metrics["seed"],
         "best_epoch": metrics["best_epoch"],
         "test": metrics.get("test"),
+        "new_users": (metrics.get("new_users") or {}).get("chosen"),
         "hetrec_version": hetrec_version,
         "command": command_line(path.parent),
     }
@@ -412,6 +432,7 @@ def save_artifact(cfg, data, model, emb, feat_dims, path: Path, metrics: dict) -
         model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
         features={k: v.detach().cpu() for k, v in data.features.items()} or None,
         feature_encoders=data.feature_encoders or None,
+        new_user_scores=new_user_scores,
     ).save(path)
 
 

@@ -19,6 +19,8 @@ Layout (written into a temporary sibling folder, then renamed into place by :fun
       features.pt          {ntype: float32 [num_nodes, F]} input features (tensors only), or absent
       feature_encoders.json/.npz  fitted attribute -> feature encoders as parameters
                            (hetrec.graph.features.save_encoders), or absent
+      new_user_scores.npy  float32 [num_items]: the list of users without history chosen on validation
+                           (hetrec.train.new_users; meta.json "new_users" names it), or absent (the model's scores)
 
 No file is a pickle: loading an artifact cannot run code. A file that is missing, truncated or altered is named by a
 :class:`~hetrec.io.DamagedFileError` before anything is parsed, with the fix.
@@ -102,6 +104,7 @@ class Artifact:
     model_state: dict[str, torch.Tensor] | None = None
     features: dict[str, torch.Tensor] | None = None
     feature_encoders: dict[str, object] | None = None
+    new_user_scores: np.ndarray | None = None
 
     # ------------------------------------------------------------------ model
     def build_model(self) -> torch.nn.Module:
@@ -160,6 +163,8 @@ class Artifact:
                 _torch_save_tensors(self.features, tmp / "features.pt")
             if self.feature_encoders:
                 save_encoders(self.feature_encoders, tmp)
+            if self.new_user_scores is not None:
+                np.save(tmp / "new_user_scores.npy", np.asarray(self.new_user_scores, dtype=np.float32))
             write_manifest(tmp, "artifact", ARTIFACT_FORMAT, self.config, command=self.meta.get("command"))
         return path
 
@@ -230,4 +235,5 @@ class Artifact:
             model_state=read("model.pt", tensors),
             features=read("features.pt", tensors),
             feature_encoders=read("feature_encoders.json", lambda p: load_encoders(p.parent)),
+            new_user_scores=read("new_user_scores.npy", lambda p: np.load(p, allow_pickle=False)),
         )

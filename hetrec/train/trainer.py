@@ -463,7 +463,12 @@ class Trainer:
 
         return fn
 
-    def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None, **options) -> dict[str, float]:
+    def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None, wrap: Callable | None = None,
+                 **options) -> dict[str, float]:
         """Full-ranking metrics of ``split`` (``valid`` or ``test``) with training (and, for test, valid) items
-        excluded; ``options`` go to :func:`~hetrec.evaluate.ranking.evaluate_ranking` (e.g. ``bootstrap``)."""
-        return evaluate_split(self.data, self.score_fn(emb), split, self.ks, chunk_size=self.eval_chunk_size, **options)
+        excluded; ``wrap(score_fn) -> score_fn`` changes the scores first (e.g. the list of users without history,
+        :mod:`hetrec.train.new_users`); ``options`` go to :func:`~hetrec.evaluate.ranking.evaluate_ranking` (e.g.
+        ``bootstrap``, ``users``)."""
+        fn = self.score_fn(emb)
+        fn = fn if wrap is None else wrap(fn)
+        return evaluate_split(self.data, fn, split, self.ks, chunk_size=self.eval_chunk_size, **options)
