@@ -18,6 +18,11 @@ def main() -> int:
               file=sys.stderr)
         return 2
     dgl.distributed.initialize(os.environ["DGL_IP_CONFIG"])
+    import resource
+
+    # the part's graph, features and the DistEmbedding tables (with their optimizer state) it served
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(f"hetrec.dist.server: server {os.environ['DGL_SERVER_ID']} done, peak RSS {peak:.3f} GB", flush=True)
     return 0
 
 
