@@ -30,6 +30,10 @@ thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time`
   global batch: each of T trainers takes 1/T of it); ``--dist-overrides`` adds hetrec-train overrides to this
   phase only (recorded in the row). The partitions must come from this code's ``partition`` phase (their
   ``partition.json`` carries what trainers of rank > 0 build from).
+- ``job`` (not in the default phases): the whole single-process ``hetrec-train`` run of the same config (one
+  mini-batch epoch, validation, test evaluation, artifact), what ``dist``'s rank 0 does on one process: its
+  ``peak_gb`` is the figure rank 0's whole-job ``peak_gb`` compares with (``epoch``'s compares with the trainers'
+  training peaks); ``--dist-overrides`` apply to it too.
 
 Each measurement is a row of ``benchmarks/results/scale.jsonl`` (commit, 1-minute load before/after); each run appends
 a Markdown table to ``--out`` with the growth exponents b of cost = a * size^b, fitted per phase (least squares in
@@ -53,7 +57,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PHASES = ("build", "partition", "epoch", "eval", "dist")
+PHASES = ("build", "partition", "epoch", "eval", "dist", "job")
+TRAIN = "import sys; sys.argv[0] = 'hetrec-train'; from hetrec.cli import train_main; train_main()"
 
 
 def shop(n: int) -> list[str]:
@@ -215,7 +220,17 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
     row: dict = {"interactions": n, "phase": phase, "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M"),
                  "load1_before": _load1()}
     py = sys.executable
-    if phase == "dist":
+    if phase == "job":
+        run = work / time.strftime("job-%Y%m%d-%H%M%S")
+        wall, rss, _ = _timed([py, "-c", TRAIN, "-cp", str(ROOT / "conf"), *overrides(n, work),
+                               *args.dist_overrides.split(), f"hydra.run.dir={run}"], env, args.timeout)
+        m = json.loads((run / "metrics.json").read_text())
+        log0 = json.loads((run / "train_log.jsonl").read_text().splitlines()[0])
+        if args.dist_overrides:
+            row["overrides"] = args.dist_overrides
+        row.update(seconds=round(float(log0["seconds"]), 1), wall_s=round(wall, 1), peak_gb=m["peak_rss_gb"],
+                   recall20=round(m["test"]["recall@20"], 4))
+    elif phase == "dist":
         dist = work / ("dist" if not args.dist_overrides else "dist-" + "".join(c if c.isalnum() else "_"
                                                                                for c in args.dist_overrides)[:60])
         wall, rss, _ = _timed([py, "-m", "hetrec.dist.launch", "launch", "--partition-dir", str(work / "parts"),
