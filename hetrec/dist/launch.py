@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--part-method", default="metis", choices=("metis", "random"))
     a.add_argument("--trainers", type=int, default=None,
                    help="trainer processes: in all (one host), or per machine (--ip-config); default one per part")
-    a.add_argument("--servers", type=int, default=1, help="DGL servers per part/machine (default 1)")
+    a.add_argument("--servers", type=int, default=1, help="DGL servers per part/machine (default 1; "
+                   "dist.sparse_embedding=true needs 1: DGL's sparse optimizer)")
     a.add_argument("--run-dir", type=Path, default=None, help="results of rank 0 (default outputs/dist-<time>)")
     a.add_argument("--ip-config", type=Path, default=None, help="one 'ip [port]' line per machine (several hosts)")
     a.add_argument("--machine-rank", type=int, default=0, help="this host's line in --ip-config (0 = first)")
