@@ -252,6 +252,7 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
                    # evaluate), the servers' (partition, features, DistEmbedding tables and their Adam state)
                    rank0_train_peak_gb=d.get("train_peak_rss_gb"), batch_per_trainer=d.get("batch_per_trainer"),
                    global_batch=d.get("global_batch"), sparse_embedding=d.get("sparse_embedding"),
+                   rss_shared_gb=[d.get("rss_shared_gb"), *(o.get("rss_shared_gb") for o in others)],
                    server_peak_gb=servers or None)
     else:
         cmd = [py, str(Path(__file__).resolve()), "--worker", phase, "--sizes", str(n), "--work", str(work),

@@ -294,6 +294,19 @@ class DistTrainer(Trainer):
         return float(t[0] / max(t[1], 1)), int(t[2])
 
 
+def _rss_shared_gb() -> float | None:
+    """Of this process's resident memory now, the shared-memory pages (``RssShmem``, Linux): DGL maps the local
+    server's part (structure, features, DistEmbedding rows) into a trainer, and the pages it touched count in its RSS
+    (and in the server's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssShmem:"):
+                return round(int(line.split()[1]) * 1024 / 1e9, 3)
+    except OSError:
+        pass
+    return None
+
+
 def _check_partition_config(cfg: DictConfig, folder: Path) -> None:
     """The partitions must come from this job's data and graph config (else training and evaluation would not match
     the command line); names the differing keys."""
@@ -383,7 +396,8 @@ def _distributed_job(cfg: DictConfig, run_dir: Path):
         from hetrec.evaluate.runner import peak_rss_gb
 
         return {"rank": rank, "peak_rss_gb": round(peak_rss_gb(), 3), "train_peak_rss_gb": trainer.train_peak_gb,
-                "batch_per_trainer": trainer.local_batch_size, "sparse_embedding": trainer._sparse is not None}
+                "rss_shared_gb": _rss_shared_gb(), "batch_per_trainer": trainer.local_batch_size,
+                "sparse_embedding": trainer._sparse is not None}
 
     if rank == 0:
         data = load_graph_data(folder / "graph_data")  # rank 0 evaluates: full ranking needs the whole graph
