@@ -121,16 +121,18 @@ def _loopback(args, run_dir: Path, folder: Path, nparts: int) -> int:
     kids = [subprocess.Popen([*wrap, *me, *common, "--machine-rank", str(m), "--", *args.overrides])
             for m in range(nparts)]
     codes = [None] * nparts
-    while any(c is None for c in codes):
-        codes = [k.poll() for k in kids]
-        if any(c not in (None, 0) for c in codes):
-            for k in kids:
-                if k.poll() is None:
-                    k.send_signal(signal.SIGTERM)
-            for k in kids:
-                k.wait()
-            break
-        time.sleep(0.5)
+    try:
+        while any(c is None for c in codes):
+            codes = [k.poll() for k in kids]
+            if any(c not in (None, 0) for c in codes):
+                break
+            time.sleep(0.5)
+    finally:  # a failed machine, or this launcher stopped (SIGTERM): the other machines' launchers stop theirs
+        for k in kids:
+            if k.poll() is None:
+                k.send_signal(signal.SIGTERM)
+        for k in kids:
+            k.wait()
     bad = [c for c in codes if c not in (None, 0)]
     return bad[0] if bad else 0
 
