@@ -59,7 +59,8 @@ def embedding_facts(g, to_new) -> dict:
     sd = model.state_dict()
     moved = (sd[f"node_input.embeddings.{nt}.weight"] - w0[f"node_input.embeddings.{nt}.weight"]).abs().sum(1) > 0
     out["moved_rows"] = torch.nonzero(moved).flatten().tolist()
-    out["user_unchanged"] = torch.equal(sd["node_input.embeddings.user.weight"], w0["node_input.embeddings.user.weight"])
+    user = "node_input.embeddings.user.weight"
+    out["user_unchanged"] = torch.equal(sd[user], w0[user])
     state = E.sparse_state(opt, mods)
     out["adam_steps"] = state["rows"][nt][0][ids].tolist()
     model.load_state_dict(w0)  # the writer pushes the rows back
