@@ -23,8 +23,17 @@ thread: ``train.num_threads=1``; wall seconds and peak RSS from ``/usr/bin/time`
   masked, top-k over all items), each timed. With ``--eval-users K`` a seeded subset of K test users is ranked and
   the ranking time scaled by (test users)/K (``eval_extrapolated: true``); the embeddings are always all nodes'.
 - ``dist``: ``hetrec-dist launch --parts P --trainers T`` on loopback over the partitions of ``partition``, one epoch
-  (no step limit): rank 0's epoch seconds and every trainer's peak RSS; ``--dist-overrides`` adds hetrec-train
-  overrides to this phase only (recorded in the row).
+  (no step limit): rank 0's epoch seconds and peak RSS (``peak_gb``: the whole job, its evaluations included;
+  ``rank0_train_peak_gb``: before its first validation, i.e. setup and the training epoch), the other trainers'
+  peak (``other_trainer_peak_gb``: they never evaluate), each server's (``server_peak_gb``: its part, features and
+  the ``DistEmbedding`` tables with their optimizer state), the batch per trainer (``train.batch_size`` is the
+  global batch: each of T trainers takes 1/T of it); ``--dist-overrides`` adds hetrec-train overrides to this
+  phase only (recorded in the row). The partitions must come from this code's ``partition`` phase (their
+  ``partition.json`` carries what trainers of rank > 0 build from).
+- ``job`` (not in the default phases): the whole single-process ``hetrec-train`` run of the same config (one
+  mini-batch epoch, validation, test evaluation, artifact), what ``dist``'s rank 0 does on one process: its
+  ``peak_gb`` is the figure rank 0's whole-job ``peak_gb`` compares with (``epoch``'s compares with the trainers'
+  training peaks); ``--dist-overrides`` apply to it too.
 
 Each measurement is a row of ``benchmarks/results/scale.jsonl`` (commit, 1-minute load before/after); each run appends
 a Markdown table to ``--out`` with the growth exponents b of cost = a * size^b, fitted per phase (least squares in
@@ -38,6 +47,7 @@ import copy
 import json
 import math
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -47,7 +57,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PHASES = ("build", "partition", "epoch", "eval", "dist")
+PHASES = ("build", "partition", "epoch", "eval", "dist", "job")
+TRAIN = "import sys; sys.argv[0] = 'hetrec-train'; from hetrec.cli import train_main; train_main()"
 
 
 def shop(n: int) -> list[str]:
@@ -209,7 +220,17 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
     row: dict = {"interactions": n, "phase": phase, "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M"),
                  "load1_before": _load1()}
     py = sys.executable
-    if phase == "dist":
+    if phase == "job":
+        run = work / time.strftime("job-%Y%m%d-%H%M%S")
+        wall, rss, _ = _timed([py, "-c", TRAIN, "-cp", str(ROOT / "conf"), *overrides(n, work),
+                               *args.dist_overrides.split(), f"hydra.run.dir={run}"], env, args.timeout)
+        m = json.loads((run / "metrics.json").read_text())
+        log0 = json.loads((run / "train_log.jsonl").read_text().splitlines()[0])
+        if args.dist_overrides:
+            row["overrides"] = args.dist_overrides
+        row.update(seconds=round(float(log0["seconds"]), 1), wall_s=round(wall, 1), peak_gb=m["peak_rss_gb"],
+                   recall20=round(m["test"]["recall@20"], 4))
+    elif phase == "dist":
         dist = work / ("dist" if not args.dist_overrides else "dist-" + "".join(c if c.isalnum() else "_"
                                                                                for c in args.dist_overrides)[:60])
         wall, rss, _ = _timed([py, "-m", "hetrec.dist.launch", "launch", "--partition-dir", str(work / "parts"),
@@ -217,12 +238,22 @@ def measure(n: int, phase: str, work: Path, args, env: dict) -> dict:
                                str(args.timeout), "--", "-cp", str(ROOT / "conf"), *overrides(n, work),
                                *args.dist_overrides.split()], env, args.timeout)
         m = json.loads((dist / "metrics.json").read_text())
-        others = [json.loads(p.read_text())["peak_rss_gb"] for p in sorted(dist.glob("trainer*/trainer.json"))]
+        others = [json.loads(p.read_text()) for p in sorted(dist.glob("trainer*/trainer.json"))]
         log0 = json.loads((dist / "train_log.jsonl").read_text().splitlines()[0])
         if args.dist_overrides:
             row["dist_overrides"] = args.dist_overrides
+        d = m.get("distributed", {})
+        servers = [float(x) for p in sorted((dist / "logs").glob("server*.log"))
+                   for x in re.findall(r"peak RSS ([0-9.]+) GB", p.read_text())]
         row.update(seconds=round(float(log0["seconds"]), 1), wall_s=round(wall, 1), peak_gb=m["peak_rss_gb"],
-                   other_trainer_peak_gb=max(others) if others else None, recall20=round(m["test"]["recall@20"], 4))
+                   other_trainer_peak_gb=max(o["peak_rss_gb"] for o in others) if others else None,
+                   recall20=round(m["test"]["recall@20"], 4),
+                   # rank 0's peak before its first validation (training alone), the other trainers' (they never
+                   # evaluate), the servers' (partition, features, DistEmbedding tables and their Adam state)
+                   rank0_train_peak_gb=d.get("train_peak_rss_gb"), batch_per_trainer=d.get("batch_per_trainer"),
+                   global_batch=d.get("global_batch"), sparse_embedding=d.get("sparse_embedding"),
+                   rss_shared_gb=[d.get("rss_shared_gb"), *(o.get("rss_shared_gb") for o in others)],
+                   server_peak_gb=servers or None)
     else:
         cmd = [py, str(Path(__file__).resolve()), "--worker", phase, "--sizes", str(n), "--work", str(work),
                "--parts", str(args.parts)]

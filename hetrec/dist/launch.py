@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--part-method", default="metis", choices=("metis", "random"))
     a.add_argument("--trainers", type=int, default=None,
                    help="trainer processes: in all (one host), or per machine (--ip-config); default one per part")
-    a.add_argument("--servers", type=int, default=1, help="DGL servers per part/machine (default 1)")
+    a.add_argument("--servers", type=int, default=1, help="DGL servers per part/machine (default 1; "
+                   "dist.sparse_embedding=true needs 1: DGL's sparse optimizer)")
     a.add_argument("--run-dir", type=Path, default=None, help="results of rank 0 (default outputs/dist-<time>)")
     a.add_argument("--ip-config", type=Path, default=None, help="one 'ip [port]' line per machine (several hosts)")
     a.add_argument("--machine-rank", type=int, default=0, help="this host's line in --ip-config (0 = first)")
@@ -120,16 +121,18 @@ def _loopback(args, run_dir: Path, folder: Path, nparts: int) -> int:
     kids = [subprocess.Popen([*wrap, *me, *common, "--machine-rank", str(m), "--", *args.overrides])
             for m in range(nparts)]
     codes = [None] * nparts
-    while any(c is None for c in codes):
-        codes = [k.poll() for k in kids]
-        if any(c not in (None, 0) for c in codes):
-            for k in kids:
-                if k.poll() is None:
-                    k.send_signal(signal.SIGTERM)
-            for k in kids:
-                k.wait()
-            break
-        time.sleep(0.5)
+    try:
+        while any(c is None for c in codes):
+            codes = [k.poll() for k in kids]
+            if any(c not in (None, 0) for c in codes):
+                break
+            time.sleep(0.5)
+    finally:  # a failed machine, or this launcher stopped (SIGTERM): the other machines' launchers stop theirs
+        for k in kids:
+            if k.poll() is None:
+                k.send_signal(signal.SIGTERM)
+        for k in kids:
+            k.wait()
     bad = [c for c in codes if c not in (None, 0)]
     return bad[0] if bad else 0
 

@@ -9,11 +9,14 @@ pairs are never part of any partition. Layout of the output folder (``dist.parti
     parts/part<i>/         the parts: graph structure, node features ``feat`` (node types with features), edge
                            ``weight``; node and edge ids are reshuffled by DGL (contiguous per part)
     id_maps.npz            ``node/<ntype>`` and ``edge/<src>:<rel>:<dst>``: shuffled id -> original id
-    heldout.npz            ``valid/src``, ``valid/dst``, ``test/src``, ``test/dst``: held-out pairs, original ids
-    graph_data/            the whole GraphData (hetrec.graph.cache format): what trainers build the model from and
-                           what rank 0 evaluates on (full-ranking evaluation needs every node's embedding)
+    heldout.npz            ``<split>/src``, ``<split>/dst`` of every held-out split (``valid``, ``test``, and
+                           ``cold_valid``/``cold_test`` of a ``cold_items`` split): held-out pairs, original ids
+    graph_data/            the whole GraphData (hetrec.graph.cache format): what rank 0 builds the model from and
+                           evaluates on (full-ranking evaluation needs every node's embedding); the other trainers
+                           never load it (:mod:`hetrec.dist.view`)
     config.yaml            the resolved Hydra config the graph was built with
-    partition.json         parts, method, split hash, nodes and edges per part and relation
+    partition.json         parts, method, split hash, nodes and edges per part and relation, and what the other
+                           trainers build their model from: target, reverse relations, feature sizes
 """
 
 from __future__ import annotations
@@ -58,17 +61,19 @@ def part_config(folder: str | os.PathLike) -> Path:
     return p
 
 
-def load_id_maps(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[tuple, torch.Tensor]]:
-    """``(nodes, edges)``: per node type / canonical edge type, shuffled id -> original id (int64 tensors)."""
-    nodes, edges = {}, {}
+def load_id_maps(folder: str | os.PathLike, edges: bool = True
+                 ) -> tuple[dict[str, torch.Tensor], dict[tuple, torch.Tensor]]:
+    """``(nodes, edges)``: per node type / canonical edge type, shuffled id -> original id (int64 tensors).
+    ``edges=False`` reads the node maps only (a trainer needs no edge map; the npz is read key by key)."""
+    nmaps, emaps = {}, {}
     with np.load(Path(folder) / "id_maps.npz", allow_pickle=False) as z:
         for k in z.files:
             kind, name = k.split("/", 1)
             if kind == "node":
-                nodes[name] = torch.from_numpy(z[k]).long()
-            else:
-                edges[tuple(name.split(":"))] = torch.from_numpy(z[k]).long()
-    return nodes, edges
+                nmaps[name] = torch.from_numpy(z[k]).long()
+            elif edges:
+                emaps[tuple(name.split(":"))] = torch.from_numpy(z[k]).long()
+    return nmaps, emaps
 
 
 def write_partitions(data, out: str | os.PathLike, parts: int, method: str = "metis", cfg: DictConfig | None = None,
@@ -108,8 +113,8 @@ def write_partitions(data, out: str | os.PathLike, parts: int, method: str = "me
     arrays.update({f"edge/{etype_key(g.to_canonical_etype(et))}": v.numpy() for et, v in orig_eids.items()})
     np.savez(tmp / "id_maps.npz", **arrays)
     held = {}
-    for split in ("valid", "test"):
-        pairs = data.splits.get(split)
+    for split in sorted(s for s in data.splits if s != "train"):
+        pairs = data.splits[split]
         if pairs is not None:
             held[f"{split}/src"] = torch.as_tensor(pairs[0]).numpy()
             held[f"{split}/dst"] = torch.as_tensor(pairs[1]).numpy()
@@ -128,7 +133,10 @@ def write_partitions(data, out: str | os.PathLike, parts: int, method: str = "me
         "target": list(data.target),
         "num_nodes": {nt: int(data.graph.num_nodes(nt)) for nt in data.graph.ntypes},
         "num_edges": {etype_key(et): int(data.graph.num_edges(et)) for et in data.graph.canonical_etypes},
-        "heldout_pairs": {s: int(len(held[f"{s}/src"])) for s in ("valid", "test") if f"{s}/src" in held},
+        "heldout_pairs": {k[:-4]: int(len(v)) for k, v in held.items() if k.endswith("/src")},
+        # what trainers of rank > 0 build the model from (hetrec.dist.view), without graph_data/
+        "reverse_etypes": dict(data.reverse_etypes),
+        "feat_dims": {nt: int(f.shape[1]) for nt, f in data.features.items()},
         "node_map": pconf.get("node_map"),
         "edge_map": pconf.get("edge_map"),
         "seconds": round(time.perf_counter() - t0, 3),

@@ -17,8 +17,20 @@ def main() -> int:
         print(f"hetrec.dist.server: DGL_ROLE=server and {missing} must be set; start servers with hetrec-dist launch",
               file=sys.stderr)
         return 2
+    import atexit
+
+    atexit.register(_report_peak)  # DGL's server leaves through sys.exit() once every trainer has left
     dgl.distributed.initialize(os.environ["DGL_IP_CONFIG"])
     return 0
+
+
+def _report_peak() -> None:
+    """The server's peak memory: its part's graph and features, and the DistEmbedding tables (with their optimizer
+    state) it held, in its log (benchmarks/scale.py reads it)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(f"hetrec.dist.server: server {os.environ.get('DGL_SERVER_ID')} done, peak RSS {peak:.3f} GB", flush=True)
 
 
 if __name__ == "__main__":

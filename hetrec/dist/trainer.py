@@ -8,10 +8,21 @@ and the objective's negative sampler); node features are read from the servers. 
 ``DistributedDataParallel`` (gloo on CPU). The encoders, objectives (``LinkObjective.batch_loss``) and samplers are
 the single-process ones, unchanged.
 
+``train.batch_size`` is the global batch, as in single-process training: each of the T trainers takes
+``ceil(batch_size / T)`` training edges per step, so T trainers do the single process's work per step and an epoch has
+its number of steps (every rank runs the same number: the smallest over ranks, so a rank may leave out its last,
+partial batch of the epoch). With ``train.batch_size=null`` the size is chosen from the whole training set, as in
+single-process training, then divided.
+
+Id embeddings (``dist.sparse_embedding=true``, the default) live in the servers as ``dgl.distributed.DistEmbedding``
+tables updated by DGL's sparse optimizer (:mod:`hetrec.dist.embedding`); every other weight is replicated and
+averaged by DDP.
+
 Rank 0 does everything that needs the whole graph, as single-process training does: validation for early stopping
 (the metrics are broadcast, so every rank stops at the same epoch), checkpoints, the test evaluation, ``metrics.json``
 and the artifact (:func:`hetrec.train.app.train` with this trainer). It evaluates on the partition folder's
-``graph_data/`` (full-neighbour embeddings of every node). Ranks > 0 write only their own run folder's log.
+``graph_data/`` (full-neighbour embeddings of every node). The other ranks never load ``graph_data/``: they build
+their model and objective from the partition (:mod:`hetrec.dist.view`), and write only their own run folder's log.
 
 Two things differ from single-process mini-batches, both because of the engine:
 
@@ -25,6 +36,7 @@ Two things differ from single-process mini-batches, both because of the engine:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -36,6 +48,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from hetrec._dgl import dgl
+from hetrec.dist import embedding as dist_emb
 from hetrec.dist.partition import FEAT, GRAPH_NAME, load_id_maps, part_config
 from hetrec.errors import ConfigError
 from hetrec.io import atomic_write_text
@@ -110,12 +123,15 @@ class _StepLoss(nn.Module):
 class DistTrainer(Trainer):
     """:class:`~hetrec.train.trainer.Trainer` whose mini-batches come from a ``DistGraph`` and whose gradients are
     averaged over ranks by DDP. ``dist_graph``: the opened ``DistGraph``; ``node_map``: per node type, shuffled id
-    -> original id; ``checkpoint_dir``: rank 0's run folder (where every rank resumes from)."""
+    -> original id; ``checkpoint_dir``: rank 0's run folder (where every rank resumes from); ``sparse``: DGL's
+    sparse optimizer for the id embeddings held by the servers (``"adam"`` | ``"adagrad"``; ``None``: dense
+    replicas averaged by DDP); ``has_valid``: whether the run validates (ranks > 0, whose data view holds no
+    held-out pairs)."""
 
-    def __init__(self, model, data, *, dist_graph, node_map: dict, checkpoint_dir: Path, **kwargs) -> None:
+    def __init__(self, model, data, *, dist_graph, node_map: dict, checkpoint_dir: Path, sparse: str | None = "adam",
+                 has_valid: bool | None = None, **kwargs) -> None:
         kwargs["mode"] = "minibatch"
-        super().__init__(model, data, **kwargs)
-        if self.device.type != "cpu":
+        if str(kwargs.get("device", "cpu")) != "cpu":
             raise ConfigError("train.mode=distributed runs on CPU here (DGL's DistGraph samples on CPU); set "
                               "train.device=cpu")
         self.dg = dist_graph
@@ -126,11 +142,23 @@ class DistTrainer(Trainer):
             inv = torch.empty_like(v)
             inv[v] = torch.arange(len(v))
             self.to_new[nt] = inv
+        # before the dense optimizer is made: the id embeddings move to the servers (collective: every rank)
+        self._embs, self._sparse = {}, None
+        if sparse:
+            got = dist_emb.attach(model, dist_graph, self.to_new, writer=self.rank == 0, optimizer=str(sparse),
+                                  lr=float(kwargs.get("lr", 0.01)))
+            if got is not None:
+                self._embs, self._sparse = got
+        super().__init__(model, data, **kwargs)
+        if has_valid is not None:
+            self.has_valid = bool(has_valid)
+        self.local_batch_size = max(1, math.ceil(self.batch_size / self.world))  # batch_size: the global batch
         self.checkpoint_dir = Path(checkpoint_dir)
         self.feat_ntypes = [nt for nt in data.features if nt in dist_graph.ntypes]
         self.ddp = nn.parallel.DistributedDataParallel(_StepLoss(self), find_unused_parameters=True)
         self._collective = False
         self._loader, self._steps = None, 0
+        self.train_peak_gb: float | None = None  # peak RSS before the first validation: training alone
 
     # ------------------------------------------------------------------ rank 0 writes, every rank resumes
     @property
@@ -140,6 +168,23 @@ class DistTrainer(Trainer):
     def save_checkpoint(self) -> None:
         if self.rank == 0:
             super().save_checkpoint()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()  # the model's id embeddings pulled from the servers (rank 0)
+        if self._sparse is not None:
+            state["sparse_optimizer"] = dist_emb.sparse_state(self._sparse, self._embs)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        # every rank resumes (try_resume); rank 0 pushes the id embeddings and their optimizer state to the servers
+        if (self._sparse is not None) != ("sparse_optimizer" in state):
+            raise ValueError("the checkpoint was written with dist.sparse_embedding="
+                             f"{str('sparse_optimizer' in state).lower()}, this run has "
+                             f"{str(self._sparse is not None).lower()}")
+        super().load_state_dict(state)
+        if self._sparse is not None:
+            dist_emb.load_sparse_state(self._sparse, self._embs, state["sparse_optimizer"], writer=self.rank == 0)
+        torch.distributed.barrier()  # rank 0's rows are in before any rank pulls
 
     def _log(self, record: dict) -> None:
         if self.rank == 0:
@@ -157,6 +202,10 @@ class DistTrainer(Trainer):
             self._collective = False
 
     def evaluate(self, split: str, emb=None, **options) -> dict[str, float]:
+        if self.train_peak_gb is None:
+            from hetrec.evaluate.runner import peak_rss_gb
+
+            self.train_peak_gb = round(peak_rss_gb(), 3)
         if not self._collective or self.world == 1:
             return super().evaluate(split, emb, **options)
         box = [super().evaluate(split, emb, **options) if self.rank == 0 else None]
@@ -180,11 +229,14 @@ class DistTrainer(Trainer):
         eids = {t.etype: dgl.distributed.edge_split(torch.ones(g.num_edges(t.etype), dtype=torch.bool), pb,
                                                     etype=t.etype, force_even=True)
                 for t in self.model.objective.tasks}
-        self._steps = math.ceil(sum(len(v) for v in eids.values()) / self.batch_size)
+        # every rank runs the same number of steps (the collectives of DDP and of the sparse optimizer pair up)
+        steps = torch.tensor([math.ceil(sum(len(v) for v in eids.values()) / self.local_batch_size)])
+        torch.distributed.all_reduce(steps, op=torch.distributed.ReduceOp.MIN)
+        self._steps = int(steps)
         # exclude="self" hands the seed edge ids to the sampler, which removes them and their reverses by endpoints
         return dgl.dataloading.DistEdgeDataLoader(g, eids, sampler, exclude="self",
                                                   negative_sampler=self._negative_sampler(),
-                                                  batch_size=self.batch_size, shuffle=True, drop_last=False)
+                                                  batch_size=self.local_batch_size, shuffle=True, drop_last=False)
 
     def _orig(self, ntype: str, ids: torch.Tensor) -> torch.Tensor:
         return self.to_orig[ntype][ids.long()]
@@ -206,6 +258,14 @@ class DistTrainer(Trainer):
         h = obj.augment(h, dst_ids)
         return obj.blocks_loss(h, x, pos_g, neg_g, blocks, to_ids=self._orig)[0]
 
+    def _step(self, loss: torch.Tensor) -> None:
+        if self._sparse is None:
+            return super()._step(loss)
+        self._sparse.zero_grad()  # DGL's step then drops the lookups it consumed
+        super()._step(loss)
+        dist_emb.prune_unused(self._embs)
+        self._sparse.step()  # collective: gradients of the rows go to the trainer that updates them
+
     def _train_epoch_minibatch(self) -> tuple[float, int]:
         # every rank draws its own negatives and shuffles its own share of edges
         seed_everything(self.seed * 100_003 + self.epoch * 1_009 + self.rank)
@@ -217,22 +277,34 @@ class DistTrainer(Trainer):
         total, n_pos, steps = 0.0, 0, 0
         bar = self._bar(self._steps)
         target = self.model.objective.tasks[0].etype
-        with self.ddp.join():  # ranks may have one batch more or fewer
-            for batch in loader:
-                loss = self.ddp(batch)
-                if loss is None:
-                    continue
-                self._step(loss)
-                total += float(loss.detach())
-                steps += 1
-                n_pos += int(batch[1].num_edges(target))
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / steps:.4f}")
+        for batch in itertools.islice(loader, self._steps):  # the same number of steps on every rank
+            loss = self.ddp(batch)
+            if loss is None:  # not reached: every batch's seeds are task edges
+                raise RuntimeError("a distributed batch without a training edge")
+            self._step(loss)
+            total += float(loss.detach())
+            steps += 1
+            n_pos += int(batch[1].num_edges(target))
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / steps:.4f}")
         bar.close()
         # the epoch's mean loss and edge count over every rank
         t = torch.tensor([total, float(steps), float(n_pos)], dtype=torch.float64)
         torch.distributed.all_reduce(t)
         return float(t[0] / max(t[1], 1)), int(t[2])
+
+
+def _rss_shared_gb() -> float | None:
+    """Of this process's resident memory now, the shared-memory pages (``RssShmem``, Linux): DGL maps the local
+    server's part (structure, features, DistEmbedding rows) into a trainer, and the pages it touched count in its RSS
+    (and in the server's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssShmem:"):
+                return round(int(line.split()[1]) * 1024 / 1e9, 3)
+    except OSError:
+        pass
+    return None
 
 
 def _check_partition_config(cfg: DictConfig, folder: Path) -> None:
@@ -299,27 +371,52 @@ def _distributed_job(cfg: DictConfig, run_dir: Path):
     rank = torch.distributed.get_rank()
     box = [str(run_dir.resolve()) if rank == 0 else None]
     torch.distributed.broadcast_object_list(box, src=0)  # where every rank resumes from
-    data = load_graph_data(folder / "graph_data")
     # the partition book of this trainer's part (its machine)
     world = torch.distributed.get_world_size()
     nparts = json.loads(pconf.read_text())["num_parts"]
     part_id = int(machine) if machine is not None else rank // max(1, world // nparts)
     gpb = dgl.distributed.load_partition_book(str(pconf), part_id)[0]
     g = dgl.distributed.DistGraph(GRAPH_NAME, gpb=gpb, part_config=str(pconf))
-    node_map, _ = load_id_maps(folder)
+    node_map, _ = load_id_maps(folder, edges=False)
+    sparse = str(dc.get("sparse_optimizer") or "adam") if bool(dc.get("sparse_embedding", True)) else None
+    if sparse is not None and sparse not in dist_emb.SPARSE_OPTIMIZERS:
+        raise ConfigError(f"dist.sparse_optimizer={sparse!r} is unknown; use dist.sparse_optimizer="
+                          f"{'|'.join(dist_emb.SPARSE_OPTIMIZERS)}, or dist.sparse_embedding=false")
+    held = json.loads((folder / "partition.json").read_text()).get("heldout_pairs", {})
+    state: dict = {}
 
     def make_trainer(model, data_, **kw):
         kw.pop("mode", None)
-        return DistTrainer(model, data_, dist_graph=g, node_map=node_map, checkpoint_dir=Path(box[0]), **kw)
+        trainer = DistTrainer(model, data_, dist_graph=g, node_map=node_map, checkpoint_dir=Path(box[0]),
+                              sparse=sparse, has_valid=None if rank == 0 else int(held.get("valid", 0)) > 0, **kw)
+        state["trainer"] = trainer
+        return trainer
+
+    def facts(trainer) -> dict:
+        from hetrec.evaluate.runner import peak_rss_gb
+
+        return {"rank": rank, "peak_rss_gb": round(peak_rss_gb(), 3), "train_peak_rss_gb": trainer.train_peak_gb,
+                "rss_shared_gb": _rss_shared_gb(), "batch_per_trainer": trainer.local_batch_size,
+                "sparse_embedding": trainer._sparse is not None}
 
     if rank == 0:
+        data = load_graph_data(folder / "graph_data")  # rank 0 evaluates: full ranking needs the whole graph
         metrics = app.train(cfg, run_dir, data=data, make_trainer=make_trainer)
         metrics["distributed"] = {"world_size": torch.distributed.get_world_size(),
-                                  "parts": int(g.get_partition_book().num_partitions()), "partition_dir": str(folder)}
+                                  "parts": int(g.get_partition_book().num_partitions()), "partition_dir": str(folder),
+                                  "global_batch": state["trainer"].batch_size, **facts(state["trainer"])}
         atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
         return metrics
-    # other ranks: the same model (same seed), the same trainer; rank 0 reports
-    app.validate_against_data(cfg, data)
+    # other ranks: the same model (same seed), the same trainer, built from the partition; rank 0 reports
+    from hetrec.dist.view import has_view_metadata, trainer_view
+
+    if has_view_metadata(folder):
+        data = trainer_view(folder, g, node_map, cfg)  # rank 0 checks the config against the whole data
+    else:  # a partition folder written before partition.json carried the view's metadata
+        log.warning("%s/partition.json lacks the trainers' metadata (written by an older hetrec): this trainer loads "
+                    "the whole graph_data/; partition again to spare it", folder)
+        data = load_graph_data(folder / "graph_data")
+        app.validate_against_data(cfg, data)
     seed_everything(int(cfg.seed))
     model, _ = app.build_model(cfg, data)
     tc = app.trainer_options(cfg)
@@ -329,10 +426,7 @@ def _distributed_job(cfg: DictConfig, run_dir: Path):
                            eval_chunk_size=int(cfg.evaluate.get("chunk_size", 4096)),
                            config_hash=resume_hash(cfg), **tc)
     summary = trainer.fit()
-    from hetrec.evaluate.runner import peak_rss_gb
-
-    facts = {"rank": rank, "epochs": summary["epochs"], "train_seconds": summary["train_seconds"],
-             "peak_rss_gb": round(peak_rss_gb(), 3)}
-    atomic_write_text(run_dir / "trainer.json", json.dumps(facts, indent=1))
+    out = {**facts(trainer), "epochs": summary["epochs"], "train_seconds": summary["train_seconds"]}
+    atomic_write_text(run_dir / "trainer.json", json.dumps(out, indent=1))
     print(f"hetrec-train: trainer rank {rank} done ({run_dir / 'trainer.json'}); rank 0 writes the results")
     return None

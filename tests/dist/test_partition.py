@@ -63,7 +63,12 @@ def test_partitions_hold_every_training_edge_and_feature_once_and_no_heldout_pai
     for name in ("parts/hetrec.json", "parts/part0/graph.dgl", "parts/part1/node_feat.dgl", "id_maps.npz",
                  "heldout.npz", "graph_data/manifest.json", "partition.json"):
         assert (out / name).exists(), name
-    assert json.loads((out / "partition.json").read_text())["parts"] == 2 == summary["parts"]
+    meta = json.loads((out / "partition.json").read_text())
+    assert meta["parts"] == 2 == summary["parts"]
+    # what trainers of rank > 0 build their model from (hetrec.dist.view), without graph_data/
+    assert meta["reverse_etypes"] == data.reverse_etypes and meta["target"] == list(data.target)
+    assert meta["feat_dims"] == {nt: int(f.shape[1]) for nt, f in data.features.items()}
+    assert meta["heldout_pairs"]["valid"] == len(data.splits["valid"][0]) > 0
     assert not list(tmp_path.glob(".parts.tmp-*"))  # written under a temporary name, renamed
     edges, feats = _edges_of_parts(out, 2)
     g = data.graph
